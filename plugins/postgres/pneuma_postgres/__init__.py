@@ -1,0 +1,1 @@
+"""The embedded PostgreSQL of the pneuma-warehouse project, as a Meltano utility."""

@@ -1,0 +1,115 @@
+"""`pneuma-postgres start|stop|status|ensure|url`: the Meltano utility `postgres`.
+
+Meltano exports the plugin's settings as PNEUMA_PG_* variables; this command reads only those.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from pneuma_postgres.server import (
+    EmbeddedServer,
+    PostgresError,
+    ServerConfig,
+    check_reachable,
+    ensure_database,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+def _say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _connection_help(config: ServerConfig, server: EmbeddedServer | None) -> str:
+    # The embedded server is local and its password is the dev default, so the URL is printed
+    # whole for copy and paste; an external server's password is never printed.
+    url = config.url(show_password=server is not None)
+    lines = [f"  url:  {url}"]
+    if server is not None:
+        lines.append(f"  psql: {server.bin_dir / 'psql'} '{url}'")
+        lines.append(f"  data: {server.data_dir} (log: {server.log_file})")
+    return "\n".join(lines)
+
+
+def _start(config: ServerConfig) -> None:
+    server = EmbeddedServer(config)
+    started = server.start()
+    created = ensure_database(config)
+    verb = "Started" if started else "Already running:"
+    _say(f"{verb} embedded PostgreSQL on {config.address}")
+    if created:
+        _say(f"Created database {config.database!r}")
+    _say(_connection_help(config, server))
+
+
+def _stop(config: ServerConfig) -> None:
+    server = EmbeddedServer(config)
+    if server.stop():
+        _say(f"Stopped embedded PostgreSQL ({server.data_dir})")
+    else:
+        _say(f"Embedded PostgreSQL was not running ({server.data_dir})")
+
+
+def _status(config: ServerConfig) -> int:
+    if not config.embedded:
+        version = check_reachable(config)
+        _say(f"External PostgreSQL {version} reachable at {config.address}")
+        _say(_connection_help(config, None))
+        return 0
+    server = EmbeddedServer(config)
+    if not server.is_running():
+        _say(f"Embedded PostgreSQL is not running ({server.data_dir}); start it with:")
+        _say("  meltano invoke postgres:start")
+        return 3  # pg_ctl's exit status for "not running"
+    version = check_reachable(config)
+    _say(f"Embedded PostgreSQL {version} running on {config.address}")
+    _say(_connection_help(config, server))
+    return 0
+
+
+def _ensure(config: ServerConfig) -> None:
+    if config.embedded:
+        _start(config)
+        return
+    # prod: nothing embedded starts; the pipeline must not begin against a server it cannot use.
+    version = check_reachable(config)
+    _say(f"External PostgreSQL {version} reachable at {config.address}, database {config.database!r}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; exit non-zero with a one-line reason on failure."""
+    parser = argparse.ArgumentParser(prog="pneuma-postgres", description=__doc__)
+    parser.add_argument("command", choices=["start", "stop", "status", "ensure", "url"])
+    args = parser.parse_args(argv)
+    try:
+        config = ServerConfig.from_env()
+        if args.command in {"start", "stop"} and not config.embedded:
+            msg = (
+                f"`{args.command}` manages the embedded server, which is disabled here "
+                f"(PNEUMA_PG_EMBEDDED=false); the configured server is {config.address}"
+            )
+            raise PostgresError(msg)  # noqa: TRY301
+        if args.command == "start":
+            _start(config)
+        elif args.command == "stop":
+            _stop(config)
+        elif args.command == "status":
+            return _status(config)
+        elif args.command == "ensure":
+            _ensure(config)
+        else:
+            _say(config.url(show_password=config.embedded))
+    except PostgresError as error:
+        sys.stderr.write(f"pneuma-postgres {args.command}: {error}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
