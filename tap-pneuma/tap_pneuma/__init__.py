@@ -1,0 +1,1 @@
+"""tap-pneuma: a Singer tap for pNEUMA drone trajectory files."""
