@@ -1,4 +1,4 @@
-"""`pneuma-postgres start|stop|status|ensure|url`: the Meltano utility `postgres`.
+"""`pneuma-postgres start|stop|status|ensure|summary|url`: the Meltano utility `postgres`.
 
 Meltano exports the plugin's settings as PNEUMA_PG_* variables; this command reads only those.
 """
@@ -82,10 +82,54 @@ def _ensure(config: ServerConfig) -> None:
     _say(f"External PostgreSQL {version} reachable at {config.address}, database {config.database!r}")
 
 
+RAW_SCHEMA = "tap_pneuma"
+
+# Per recording, only the rows of its latest file version count (THE CONTRACT's
+# `_sdc_modified_at` rule): stale rows of a superseded file are not data.
+LOADED_SQL = f"""
+with latest as (
+    select recording_id, _sdc_modified_at from {RAW_SCHEMA}.recordings
+)
+select
+    (select count(*) from latest) as recordings,
+    (select count(*) from {RAW_SCHEMA}.vehicles as v
+        join latest using (recording_id, _sdc_modified_at)) as vehicles,
+    (select coalesce(sum(cardinality(t.time_s)), 0) from {RAW_SCHEMA}.trajectories as t
+        join latest using (recording_id, _sdc_modified_at)) as positions
+"""
+
+SCHEMAS_SQL = """
+select table_schema, count(*) from information_schema.tables
+where table_schema not in ('pg_catalog', 'information_schema')
+group by table_schema order by table_schema
+"""
+
+
+def _summary(config: ServerConfig) -> None:
+    with config.connect() as connection:
+        raw_exists = connection.execute(
+            "select to_regclass(%s) is not null", [f"{RAW_SCHEMA}.trajectories"]
+        ).fetchone()
+        if not raw_exists or not raw_exists[0]:
+            msg = f"nothing loaded yet: {RAW_SCHEMA}.trajectories does not exist in {config.database!r}"
+            raise PostgresError(msg)
+        row = connection.execute(LOADED_SQL).fetchone()
+        schemas = connection.execute(SCHEMAS_SQL).fetchall()
+    recordings, vehicles, positions = row if row else (0, 0, 0)
+    _say(
+        f"Loaded {recordings:,} recordings, {vehicles:,} vehicles, {positions:,} positions "
+        f"into PostgreSQL {config.address}, database {config.database!r}, schema {RAW_SCHEMA!r}"
+    )
+    _say("Schemas: " + ", ".join(f"{name} ({count} tables)" for name, count in schemas))
+    server = EmbeddedServer(config) if config.embedded else None
+    _say("Connect with psql or a BI tool:")
+    _say(_connection_help(config, server))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; exit non-zero with a one-line reason on failure."""
     parser = argparse.ArgumentParser(prog="pneuma-postgres", description=__doc__)
-    parser.add_argument("command", choices=["start", "stop", "status", "ensure", "url"])
+    parser.add_argument("command", choices=["start", "stop", "status", "ensure", "summary", "url"])
     args = parser.parse_args(argv)
     try:
         config = ServerConfig.from_env()
@@ -103,6 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _status(config)
         elif args.command == "ensure":
             _ensure(config)
+        elif args.command == "summary":
+            _summary(config)
         else:
             _say(config.url(show_password=config.embedded))
     except PostgresError as error:

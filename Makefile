@@ -1,0 +1,73 @@
+# pneuma-warehouse: everything installs from this repository's files.
+# Needs only Python >= 3.11 and make; `make run` and `make test` are the README's two commands.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+MELTANO := $(BIN)/meltano
+STAMP := $(VENV)/.installed
+DEMO_DIR := data/demo
+# Small demo set: 3 recordings of 30 vehicles (about 1/3 M positions), seconds to load.
+DEMO_OPTIONS ?= --files 3 --vehicles 30
+
+# CI runs in Meltano's `ci` environment, people in `dev` (meltano.yml's default).
+ifeq ($(CI),true)
+export MELTANO_ENVIRONMENT ?= ci
+endif
+# uv must not pick up a Python or a project other than ours.
+export UV_PYTHON := $(BIN)/python
+export VIRTUAL_ENV := $(abspath $(VENV))
+
+INSTALL_INPUTS := pyproject.toml meltano.yml $(wildcard plugins/requirements/*.txt) \
+	$(wildcard tap-pneuma/pyproject.toml) plugins/postgres/pyproject.toml
+
+.PHONY: help install run test bench stop status clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit("pneuma-warehouse needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
+
+$(STAMP): $(BIN)/python $(INSTALL_INPUTS)
+	$(UV) pip install --quiet --group dev --group tap-pneuma/pyproject.toml:test \
+		-e ./tap-pneuma -e ./plugins/postgres
+	$(MELTANO) install
+	@touch $@
+
+install: $(STAMP)  ## create .venv, install the project, Meltano and every plugin
+
+run: install  ## load demo data (or TAP_PNEUMA_FILES) into the embedded PostgreSQL and build the warehouse
+	@if [ -z "$${TAP_PNEUMA_FILES:-}" ]; then \
+		if ! compgen -G "$(DEMO_DIR)/*.csv*" > /dev/null; then \
+			echo "TAP_PNEUMA_FILES is not set: generating a demo set in $(DEMO_DIR)"; \
+			$(BIN)/pneuma-generate $(DEMO_DIR) $(DEMO_OPTIONS); \
+		fi; \
+	else \
+		export TAP_PNEUMA_FILES="$$($(BIN)/python -c 'import json, os; v = os.environ["TAP_PNEUMA_FILES"].strip(); print(v if v.startswith("[") else json.dumps([p for p in v.split(",") if p]))')"; \
+		echo "Loading TAP_PNEUMA_FILES=$$TAP_PNEUMA_FILES"; \
+	fi; \
+	$(MELTANO) run pneuma-elt; \
+	echo; $(MELTANO) --log-level=warning invoke postgres:summary
+
+test: install  ## the whole test suite
+	$(BIN)/python -m pytest tap-pneuma/tests tests/
+
+bench: install  ## load benchmark: COPY ceiling vs meltano run tap-pneuma target-postgres
+	$(BIN)/python benchmarks/bench_load.py
+
+status:  ## is the embedded PostgreSQL running, and its connection URL
+	$(MELTANO) invoke postgres:status
+
+stop:  ## stop the embedded PostgreSQL (data stays in .meltano/postgres)
+	@if [ -x $(MELTANO) ]; then $(MELTANO) invoke postgres:stop; fi
+
+clean: stop  ## stop the server and delete .venv, .meltano (the embedded database too) and demo data
+	rm -rf $(VENV) .meltano $(DEMO_DIR) benchmarks/.work
