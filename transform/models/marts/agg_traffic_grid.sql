@@ -1,0 +1,117 @@
+-- depends_on: {{ ref('stg_pneuma__recordings') }} (changed_recordings(), incremental runs)
+
+with
+
+points as (
+
+    select * from {{ ref('fct_trajectory_points') }}
+    {{ where_recording_changed() }}
+
+),
+
+vehicles as (
+
+    select * from {{ ref('dim_vehicles') }}
+
+),
+
+recordings as (
+
+    select * from {{ ref('dim_recordings') }}
+
+),
+
+binned as (
+
+    -- a step (previous position -> this one) counts in the cell and bin of
+    -- its end; at 25 fps a step is under 1 m, far below a cell
+    select
+        points.recording_id,
+        points.track_id,
+        vehicles.vehicle_type,
+        floor(points.time_s / {{ var('time_bin_s') }})::integer as time_bin_index,
+        {{ grid_cell_x('points.lon') }} as cell_x,
+        {{ grid_cell_y('points.lat') }} as cell_y,
+        points.speed_kmh,
+        coalesce(points.step_distance_m, 0) as step_distance_m,
+        coalesce(points.step_time_s, 0) as step_time_s,
+        points.source_modified_at
+    from points
+    inner join vehicles
+        on points.recording_id = vehicles.recording_id
+        and points.track_id = vehicles.track_id
+
+),
+
+cells as (
+
+    select
+        recording_id,
+        time_bin_index,
+        cell_x,
+        cell_y,
+        vehicle_type,
+        count(distinct track_id)::integer as n_vehicles,
+        count(*)::integer as n_positions,
+        avg(speed_kmh) as mean_speed_kmh,
+        sum(step_distance_m) as total_distance_m,
+        sum(step_time_s) as total_time_s,
+        max(source_modified_at) as source_modified_at
+    from binned
+    group by recording_id, time_bin_index, cell_x, cell_y, vehicle_type
+
+),
+
+final as (
+
+    select
+        ---------- ids
+        cells.recording_id,
+        cells.time_bin_index,
+        cells.cell_x,
+        cells.cell_y,
+        cells.cell_x || ':' || cells.cell_y as cell_id,
+
+        ---------- strings
+        cells.vehicle_type,
+
+        ---------- numerics
+        {{ grid_cell_center_lat('cells.cell_y') }} as cell_center_lat,
+        {{ grid_cell_center_lon('cells.cell_x') }} as cell_center_lon,
+        cells.n_vehicles,
+        cells.n_positions,
+        cells.mean_speed_kmh,
+        cells.total_distance_m,
+        cells.total_time_s,
+        -- Edie's generalised definitions over the cell (length L = cell side)
+        -- and the bin (duration T): q = sum of distances / (L T),
+        -- k = sum of times / (L T), v = q / k
+        {{ round_float(
+            'cells.total_distance_m * 3600.0 / ('
+            ~ var('grid_cell_size_m') ~ ' * ' ~ var('time_bin_s') ~ ')', 3
+        ) }} as flow_veh_per_h,
+        {{ round_float(
+            'cells.total_time_s * 1000.0 / ('
+            ~ var('grid_cell_size_m') ~ ' * ' ~ var('time_bin_s') ~ ')', 3
+        ) }} as density_veh_per_km,
+        case
+            when cells.total_time_s > 0
+                then {{ round_float('cells.total_distance_m / cells.total_time_s * 3.6', 3) }}
+        end as space_mean_speed_kmh,
+
+        ---------- timestamps
+        recordings.timeline_origin_at
+            + cells.time_bin_index * {{ var('time_bin_s') }} * interval '1 second'
+            as bin_start_at,
+        recordings.timeline_origin_at
+            + (cells.time_bin_index + 1) * {{ var('time_bin_s') }} * interval '1 second'
+            as bin_end_at,
+        cells.source_modified_at
+
+    from cells
+    inner join recordings
+        on cells.recording_id = recordings.recording_id
+
+)
+
+select * from final

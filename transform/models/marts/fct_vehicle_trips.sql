@@ -1,0 +1,116 @@
+-- depends_on: {{ ref('stg_pneuma__recordings') }} (changed_recordings(), incremental runs)
+
+with
+
+points as (
+
+    select * from {{ ref('fct_trajectory_points') }}
+    {{ where_recording_changed() }}
+
+),
+
+stop_events as (
+
+    select * from {{ ref('fct_stop_events') }}
+
+),
+
+vehicles as (
+
+    select * from {{ ref('dim_vehicles') }}
+
+),
+
+trip_measures as (
+
+    select
+        recording_id,
+        track_id,
+        count(*)::integer as n_positions,
+        min(frame_index) as first_frame_index,
+        max(frame_index) as last_frame_index,
+        coalesce(sum(step_distance_m), 0) as path_length_m,
+        min(time_s) as start_time_s,
+        max(time_s) as end_time_s,
+        avg(speed_kmh) as mean_speed_kmh,
+        max(speed_kmh) as max_speed_kmh,
+        percentile_cont(0.85) within group (order by speed_kmh) as p85_speed_kmh,
+        min(lon_acc_ms2) as hardest_braking_ms2,
+        min(observed_at) as entered_at,
+        max(observed_at) as exited_at,
+        max(source_modified_at) as source_modified_at
+    from points
+    group by recording_id, track_id
+
+),
+
+stop_totals as (
+
+    select
+        recording_id,
+        track_id,
+        count(*)::integer as n_stops,
+        sum(duration_s) as total_stop_time_s
+    from stop_events
+    group by recording_id, track_id
+
+),
+
+final as (
+
+    select
+        ---------- ids
+        vehicles.vehicle_id,
+        trip_measures.recording_id,
+        trip_measures.track_id,
+
+        ---------- strings
+        vehicles.vehicle_type,
+
+        ---------- numerics
+        trip_measures.n_positions,
+        {{ round_float('trip_measures.path_length_m', 3) }} as path_length_m,
+        {{ round_float('trip_measures.end_time_s - trip_measures.start_time_s', 3) }}
+            as duration_s,
+        trip_measures.mean_speed_kmh,
+        -- path length over duration: the speed a travel-time study would report
+        case
+            when trip_measures.end_time_s > trip_measures.start_time_s
+                then trip_measures.path_length_m
+                / (trip_measures.end_time_s - trip_measures.start_time_s) * 3.6
+        end as travel_speed_kmh,
+        trip_measures.max_speed_kmh,
+        trip_measures.p85_speed_kmh,
+        trip_measures.hardest_braking_ms2,
+        coalesce(stop_totals.n_stops, 0) as n_stops,
+        coalesce(stop_totals.total_stop_time_s, 0) as total_stop_time_s,
+        entry_position.lat as entry_lat,
+        entry_position.lon as entry_lon,
+        exit_position.lat as exit_lat,
+        exit_position.lon as exit_lon,
+
+        ---------- timestamps
+        trip_measures.entered_at,
+        trip_measures.exited_at,
+        trip_measures.source_modified_at
+
+    from trip_measures
+    inner join vehicles
+        on trip_measures.recording_id = vehicles.recording_id
+        and trip_measures.track_id = vehicles.track_id
+    left join stop_totals
+        on trip_measures.recording_id = stop_totals.recording_id
+        and trip_measures.track_id = stop_totals.track_id
+    -- two index probes per vehicle instead of ordering every position
+    inner join points as entry_position
+        on trip_measures.recording_id = entry_position.recording_id
+        and trip_measures.track_id = entry_position.track_id
+        and trip_measures.first_frame_index = entry_position.frame_index
+    inner join points as exit_position
+        on trip_measures.recording_id = exit_position.recording_id
+        and trip_measures.track_id = exit_position.track_id
+        and trip_measures.last_frame_index = exit_position.frame_index
+
+)
+
+select * from final

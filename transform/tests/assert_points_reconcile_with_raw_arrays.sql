@@ -1,0 +1,48 @@
+-- The points fact holds exactly the positions of the raw arrays: per vehicle of
+-- each recording's current version, as many rows as array elements, computed
+-- here from the source itself rather than through staging.
+with
+
+raw_trajectories as (
+
+    select
+        raw_rows.recording_id::text as recording_id,
+        raw_rows.track_id::integer as track_id,
+        cardinality(raw_rows.time_s)::bigint as n_positions
+    from {{ source('pneuma', 'trajectories') }} as raw_rows
+    where raw_rows._sdc_modified_at = (
+        select max(versions._sdc_modified_at)
+        from {{ source('pneuma', 'trajectories') }} as versions
+        where versions.recording_id = raw_rows.recording_id
+    )
+
+),
+
+fact_points as (
+
+    select
+        recording_id,
+        track_id,
+        count(*) as n_positions,
+        count(distinct frame_index) as n_frames,
+        max(frame_index) + 1 as frame_span
+    from {{ ref('fct_trajectory_points') }}
+    group by recording_id, track_id
+
+)
+
+select
+    coalesce(raw_trajectories.recording_id, fact_points.recording_id) as recording_id,
+    coalesce(raw_trajectories.track_id, fact_points.track_id) as track_id,
+    raw_trajectories.n_positions as raw_positions,
+    fact_points.n_positions as fact_positions,
+    fact_points.n_frames,
+    fact_points.frame_span
+from raw_trajectories
+full outer join fact_points
+    on raw_trajectories.recording_id = fact_points.recording_id
+    and raw_trajectories.track_id = fact_points.track_id
+where
+    raw_trajectories.n_positions is distinct from fact_points.n_positions
+    or fact_points.n_frames is distinct from raw_trajectories.n_positions
+    or fact_points.frame_span is distinct from raw_trajectories.n_positions

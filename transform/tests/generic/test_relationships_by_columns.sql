@@ -1,0 +1,16 @@
+{% test relationships_by_columns(model, columns, to, to_columns) %}
+
+-- rows of the child whose composite key has no parent row
+select child.*
+from {{ model }} as child
+where not exists (
+    select 1
+    from {{ to }} as parent
+    where
+        {% for column in columns -%}
+        parent.{{ to_columns[loop.index0] }} = child.{{ column }}
+        {{- ' and' if not loop.last }}
+        {% endfor %}
+)
+
+{% endtest %}
