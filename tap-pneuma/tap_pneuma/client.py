@@ -8,6 +8,7 @@ scan for its file (trajectories deselected, or already bookmarked) makes the pas
 
 from __future__ import annotations
 
+import logging
 import sys
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -17,7 +18,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import Stream
 
 from tap_pneuma.files import SourceFile, resolve_files
-from tap_pneuma.parsing import InvalidRowError, RecordingParser, WideRow
+from tap_pneuma.parsing import InvalidRowError, PneumaFormatError, RecordingParser, WideRow
 
 if sys.version_info >= (3, 12):
     from typing import override
@@ -33,6 +34,16 @@ if TYPE_CHECKING:
 SDC_META_FILEPATH = "_sdc_path"
 SDC_META_MODIFIED_AT = "_sdc_modified_at"
 STATE_FILE_SIZE_KEY = "file_size_bytes"
+
+
+class _BadInputIsReportedOnce(logging.Filter):
+    """Drop the SDK's generic "unhandled error" line for bad input: the CLI reports it once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:  # noqa: PLR6301
+        return not (
+            str(record.msg).startswith("An unhandled error occurred while syncing")
+            and isinstance(sys.exc_info()[1], PneumaFormatError)
+        )
 
 
 @dataclass
@@ -97,6 +108,8 @@ class PneumaFileStream(Stream):
         """Create the stream over the shared `RecordingSources` of the tap."""
         self.sources = sources
         super().__init__(tap)
+        if not any(isinstance(f, _BadInputIsReportedOnce) for f in self.logger.filters):
+            self.logger.addFilter(_BadInputIsReportedOnce())
 
     @property
     @override

@@ -28,7 +28,7 @@ FRAME_S = 0.04
 RECORDING_S = 840.0  # a pNEUMA file covers about 14 minutes of footage
 M_PER_DEG_LAT = 111_320.0
 M_PER_DEG_LON = M_PER_DEG_LAT * math.cos(math.radians(37.98))
-PARKED_SHARE = 0.04
+PARKED_EVERY = 25  # every 25th vehicle is parked: 4 %, and every file of 25+ vehicles has one
 SIGNAL_CYCLE_S = 90.0
 SIGNAL_RED_S = 40.0
 DATES = ("20181024", "20181029", "20181030", "20181101")
@@ -133,7 +133,7 @@ def _format_row(
 
 
 def _drive(
-    rng: random.Random, vehicle_type: str, recording_s: float
+    rng: random.Random, vehicle_type: str, recording_s: float, *, parked: bool
 ) -> list[tuple[float, float, float, float, float, float]]:
     """Positions (lat, lon, speed km/h, lon acc, lat acc, time s) of one vehicle."""
     road_index = rng.randrange(len(ROADS))
@@ -151,7 +151,7 @@ def _drive(
     start_frame = rng.randrange(int(recording_s / FRAME_S * 0.85))
     last_frame = int(recording_s / FRAME_S)
 
-    if rng.random() < PARKED_SHARE:
+    if parked:
         # parked: one place, speed exactly 0 for a long stretch of the recording
         s_m = rng.uniform(0.05, 0.95) * length_m
         lat = start[0] + unit_lat * s_m + offset_lat * 1.8
@@ -216,7 +216,8 @@ def write_recording(
         if n_vehicles is None and target_points is not None and n_points >= target_points:
             break
         vehicle_type = _pick_type(rng)
-        positions = _drive(rng, vehicle_type, RECORDING_S)
+        parked = n_written % PARKED_EVERY == PARKED_EVERY - 1
+        positions = _drive(rng, vehicle_type, RECORDING_S, parked=parked)
         if len(positions) < 2:
             continue
         n_written += 1
