@@ -1,4 +1,4 @@
--- depends_on: {{ ref('stg_pneuma__recordings') }} (changed_recordings(), incremental runs)
+-- depends_on: {{ ref('stg_pneuma__recordings') }} (changed_recordings_query)
 
 with
 
