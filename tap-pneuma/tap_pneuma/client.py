@@ -39,7 +39,7 @@ STATE_FILE_SIZE_KEY = "file_size_bytes"
 class _BadInputIsReportedOnce(logging.Filter):
     """Drop the SDK's generic "unhandled error" line for bad input: the CLI reports it once."""
 
-    def filter(self, record: logging.LogRecord) -> bool:  # noqa: PLR6301
+    def filter(self, record: logging.LogRecord) -> bool:
         return not (
             str(record.msg).startswith("An unhandled error occurred while syncing")
             and isinstance(sys.exc_info()[1], PneumaFormatError)
@@ -150,16 +150,18 @@ class PneumaFileStream(Stream):
         vehicles = scan.vehicles
         for row in parser.rows(source.iter_lines()):
             time_s = row.time_s
-            vehicles.append({
-                "recording_id": recording_id,
-                "track_id": row.track_id,
-                "vehicle_type": row.vehicle_type,
-                "traveled_distance_m": row.traveled_distance_m,
-                "avg_speed_kmh": row.avg_speed_kmh,
-                "n_points": len(time_s),
-                "first_time_s": time_s[0] if time_s else None,
-                "last_time_s": time_s[-1] if time_s else None,
-            })
+            vehicles.append(
+                {
+                    "recording_id": recording_id,
+                    "track_id": row.track_id,
+                    "vehicle_type": row.vehicle_type,
+                    "traveled_distance_m": row.traveled_distance_m,
+                    "avg_speed_kmh": row.avg_speed_kmh,
+                    "n_points": len(time_s),
+                    "first_time_s": time_s[0] if time_s else None,
+                    "last_time_s": time_s[-1] if time_s else None,
+                }
+            )
             yield row
         scan.layout = parser.layout.value
         scan.n_points = parser.n_points

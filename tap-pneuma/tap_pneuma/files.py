@@ -71,7 +71,7 @@ def parse_recording_name(recording_id: str) -> RecordingName:
         return RecordingName()
     day, drone, start_h, start_m, end_h, end_m = match.groups()
     try:
-        recorded_on = dt.datetime.strptime(day, "%Y%m%d").date().isoformat()
+        recorded_on = dt.datetime.strptime(day, "%Y%m%d").date().isoformat()  # noqa: DTZ007
         start = dt.time(int(start_h), int(start_m)).isoformat()
         end = dt.time(int(end_h), int(end_m)).isoformat()
     except ValueError:
@@ -117,7 +117,7 @@ class SourceFile:
             try:
                 raw: BinaryIO
                 if self.filesystem is None:
-                    raw = stack.enter_context(open(self.path, "rb", buffering=READ_BUFFER_BYTES))  # noqa: PTH123, SIM115
+                    raw = stack.enter_context(open(self.path, "rb", buffering=READ_BUFFER_BYTES))  # noqa: PTH123
                 else:
                     raw = stack.enter_context(self.filesystem.open(self.path, "rb"))
                 if self.member is not None:
@@ -164,7 +164,11 @@ def _local_file(path: Path) -> list[SourceFile]:
 
 
 def _zip_members(
-    archive: BinaryIO, archive_uri: str, path: str, modified_at: dt.datetime, filesystem: Any
+    archive: BinaryIO,
+    archive_uri: str,
+    path: str,
+    modified_at: dt.datetime,
+    filesystem: Any,  # noqa: ANN401 - an fsspec filesystem; fsspec is optional
 ) -> list[SourceFile]:
     try:
         with zipfile.ZipFile(archive) as opened:
@@ -195,7 +199,8 @@ def _resolve_local(entry: str, *, recursive: bool) -> list[SourceFile]:
     path = Path(entry).expanduser()
     if _GLOB_MAGIC.search(entry):
         matches = sorted(
-            Path(match) for match in glob.glob(str(path), recursive=True)  # noqa: PTH207
+            Path(match)
+            for match in glob.glob(str(path), recursive=True)  # noqa: PTH207
             if Path(match).is_file() and _is_candidate(match)
         )
         if not matches:
@@ -226,7 +231,7 @@ def _fsspec_modified_at(info: dict[str, Any]) -> dt.datetime:
     return _EPOCH
 
 
-def _resolve_fsspec(
+def _resolve_fsspec(  # noqa: C901, PLR0912 - one branch per kind of URL
     entry: str, *, recursive: bool, storage_options: dict[str, Any]
 ) -> list[SourceFile]:
     try:
@@ -248,7 +253,7 @@ def _resolve_fsspec(
             paths = [path]
             problem = "file not found"
         else:
-            raise FileResolutionError(entry, "file not found")
+            raise FileResolutionError(entry, "file not found")  # noqa: TRY301
         sources: list[SourceFile] = []
         for found in paths:
             if found != path and not _is_candidate(found):
@@ -263,8 +268,9 @@ def _resolve_fsspec(
                     sources += _zip_members(archive, uri, found, modified_at, filesystem)
             else:
                 sources.append(
-                    SourceFile(uri, found, int(info.get("size") or 0), modified_at, None,
-                               filesystem)
+                    SourceFile(
+                        uri, found, int(info.get("size") or 0), modified_at, None, filesystem
+                    )
                 )
     except FileResolutionError:
         raise

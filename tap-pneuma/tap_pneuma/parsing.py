@@ -26,6 +26,7 @@ UTF8_BOM = b"\xef\xbb\xbf"
 FIXED_FIELD_COUNT = 4
 GROUP_SIZE = 6
 MS_PER_S = 1000.0
+MAX_SHOWN_CHARS = 200
 # Python's float() also accepts "1_0", "nan" and "inf"; the error path uses this strict form.
 _SEMICOLON_TO_COMMA = bytes.maketrans(b";", b",")
 _decode_float_array = msgspec.json.Decoder(list[float]).decode
@@ -61,15 +62,35 @@ class LayoutSpec:
 LAYOUTS = {
     Layout.CURRENT: LayoutSpec(
         Layout.CURRENT,
-        ("track_id", "type", "traveled_d", "avg_speed", "lat", "lon", "speed", "lon_acc",
-         "lat_acc", "time"),
+        (
+            "track_id",
+            "type",
+            "traveled_d",
+            "avg_speed",
+            "lat",
+            "lon",
+            "speed",
+            "lon_acc",
+            "lat_acc",
+            "time",
+        ),
         time_divisor=None,
     ),
     # The pre-release sample dataset counts time in milliseconds.
     Layout.EARLY: LayoutSpec(
         Layout.EARLY,
-        ("track_id", "type", "traveled_distance", "avg_speed", "lat", "lon", "speed",
-         "tan_accel", "lat_accel", "time"),
+        (
+            "track_id",
+            "type",
+            "traveled_distance",
+            "avg_speed",
+            "lat",
+            "lon",
+            "speed",
+            "tan_accel",
+            "lat_accel",
+            "time",
+        ),
         time_divisor=MS_PER_S,
     ),
 }
@@ -149,7 +170,7 @@ def detect_layout(header_line: bytes, *, source: str) -> LayoutSpec:
         if names == spec.field_names:
             return spec
     expected = " | ".join("; ".join(spec.field_names) for spec in LAYOUTS.values())
-    shown = text if len(text) <= 200 else text[:200] + "..."
+    shown = text if len(text) <= MAX_SHOWN_CHARS else text[:MAX_SHOWN_CHARS] + "..."
     msg = f"wrong header {shown!r}; expected one of: {expected}"
     raise FileFormatError(source, 1, msg)
 
@@ -238,9 +259,7 @@ def parse_wide_row(line: bytes, *, spec: LayoutSpec, source: str, line_number: i
             raise InvalidRowError(source, line_number, msg, field_name(column, spec))
     positions = head[FIXED_FIELD_COUNT][: -len(SEPARATOR)]
     values = (
-        _position_values(
-            positions, spec=spec, source=source, line_number=line_number, body=body
-        )
+        _position_values(positions, spec=spec, source=source, line_number=line_number, body=body)
         if positions
         else []
     )

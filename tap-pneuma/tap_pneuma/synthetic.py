@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import itertools
 import math
 import random
 import sys
@@ -89,7 +90,8 @@ def recording_file_name(index: int) -> str:
     date = DATES[(window // 6) % len(DATES)]
     start_min = FIRST_WINDOW_MIN.get(date, DEFAULT_FIRST_WINDOW_MIN) + 30 * (window % 6)
     end_min = start_min + 30
-    return f"{date}_d{drone}_{start_min // 60:02d}{start_min % 60:02d}_{end_min // 60:02d}{end_min % 60:02d}.csv"
+    start, end = divmod(start_min, 60), divmod(end_min, 60)
+    return f"{date}_d{drone}_{start[0]:02d}{start[1]:02d}_{end[0]:02d}{end[1]:02d}.csv"
 
 
 def _pick_type(rng: random.Random) -> str:
@@ -114,7 +116,7 @@ def _format_row(
     early: bool,
 ) -> str:
     traveled_m = 0.0
-    for before, after in zip(positions, positions[1:]):
+    for before, after in itertools.pairwise(positions):
         traveled_m += math.hypot(
             (after[0] - before[0]) * M_PER_DEG_LAT, (after[1] - before[1]) * M_PER_DEG_LON
         )
@@ -123,8 +125,10 @@ def _format_row(
     if early:
         group = "%.6f; %.6f; %.4f; %.4f; %.4f; %.4f; "
         body = "".join(
-            [group % (lat, lon, v, a_lon, a_lat, t * 1000.0)
-             for lat, lon, v, a_lon, a_lat, t in positions]
+            [
+                group % (lat, lon, v, a_lon, a_lat, t * 1000.0)
+                for lat, lon, v, a_lon, a_lat, t in positions
+            ]
         )
     else:
         group = "%.6f; %.6f; %.4f; %.4f; %.4f; %.6f; "
@@ -157,9 +161,7 @@ def _drive(
         lat = start[0] + unit_lat * s_m + offset_lat * 1.8
         lon = start[1] + unit_lon * s_m + offset_lon * 1.8
         n_frames = min(last_frame - start_frame, rng.randint(1500, 6000))
-        return [
-            (lat, lon, 0.0, 0.0, 0.0, (start_frame + i) * FRAME_S) for i in range(n_frames)
-        ]
+        return [(lat, lon, 0.0, 0.0, 0.0, (start_frame + i) * FRAME_S) for i in range(n_frames)]
 
     _share, desired_kmh, max_acc, comfort_brake = VEHICLE_TYPES[vehicle_type]
     desired_ms = desired_kmh / 3.6 * rng.uniform(0.75, 1.2)
@@ -181,7 +183,7 @@ def _drive(
             if next_stop_m <= 0.3 or speed_ms < 0.3:
                 acc = -speed_ms / FRAME_S
             else:
-                acc = max(-speed_ms**2 / (2 * next_stop_m), -3 * comfort_brake)
+                acc = max(-(speed_ms**2) / (2 * next_stop_m), -3 * comfort_brake)
         else:
             acc = min(max_acc, (desired_ms - speed_ms) / 1.5)
         speed_ms = max(0.0, speed_ms + acc * FRAME_S)
@@ -278,15 +280,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command line entry point of ``pneuma-generate``."""
     parser = argparse.ArgumentParser(
         prog="pneuma-generate",
-        description="Write deterministic, realistic pNEUMA-layout files (YYYYMMDD_dN_HHMM_HHMM.csv).",
+        description="Write deterministic, realistic pNEUMA-layout files "
+        "(YYYYMMDD_dN_HHMM_HHMM.csv).",
     )
     parser.add_argument("out_dir", type=Path, help="directory to write into (created if missing)")
     parser.add_argument("--files", type=int, default=1, help="number of files (default 1)")
     parser.add_argument(
-        "--vehicles", type=int, default=None, help="vehicles per file (default 50 unless --positions)"
+        "--vehicles",
+        type=int,
+        default=None,
+        help="vehicles per file (default 50 unless --positions)",
     )
     parser.add_argument(
-        "--positions", type=int, default=None, help="add vehicles until a file holds this many positions"
+        "--positions",
+        type=int,
+        default=None,
+        help="add vehicles until a file holds this many positions",
     )
     parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     parser.add_argument(

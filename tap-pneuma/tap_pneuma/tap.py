@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
 from tap_pneuma import streams
 from tap_pneuma.client import PneumaFileStream, RecordingSources
@@ -24,6 +25,15 @@ class TapPneuma(Tap):
     """Singer tap for pNEUMA drone trajectory files."""
 
     name = "tap-pneuma"
+    # what is built and tested here; not BATCH or ACTIVATE_VERSION (streams are incremental)
+    capabilities: ClassVar[list[Any]] = [
+        TapCapabilities.CATALOG,
+        TapCapabilities.DISCOVER,
+        TapCapabilities.STATE,
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
+    ]
     # msgspec writes large number arrays several times faster than the default JSON encoder
     message_writer_class = MsgSpecWriter
 

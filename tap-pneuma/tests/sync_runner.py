@@ -20,7 +20,7 @@ class MessageCollector(GenericSingerWriter[Any, Any]):
         """Start empty."""
         self.messages: list[dict[str, Any]] = []
 
-    def serialize_message(self, message: Message) -> dict[str, Any]:  # noqa: D102, PLR6301
+    def serialize_message(self, message: Message) -> dict[str, Any]:  # noqa: D102
         return message.to_dict()
 
     def write_message(self, message: Message) -> None:  # noqa: D102

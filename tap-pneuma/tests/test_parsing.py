@@ -30,7 +30,9 @@ ROW_1 = (
     b"1; Car; 12.50; 30.123456; 37.980001; 23.730001; 30.0000; 0.1000; -0.2000; 0.000000; "
     b"37.980002; 23.730002; 30.5000; 0.2000; -0.1000; 0.040000; \n"
 )
-ROW_2 = b"2; Medium Vehicle; 0.00; 0.000000; 37.981000; 23.731000; 0.0000; 0.0000; 0.0000; 4.000000; \n"
+ROW_2 = (
+    b"2; Medium Vehicle; 0.00; 0.000000; 37.981000; 23.731000; 0.0000; 0.0000; 0.0000; 4.000000; \n"
+)
 CURRENT = LAYOUTS[Layout.CURRENT]
 
 
@@ -108,14 +110,20 @@ def test_wrong_header_is_rejected_with_line_1() -> None:
 @pytest.mark.parametrize(
     ("row", "message"),
     [
-        (b"1; Car; 12.50; 30.1; 37.98; 23.73; 30.0; 0.1; -0.2; \n", r"expected 4 \+ 6k values, got 9"),
+        (
+            b"1; Car; 12.50; 30.1; 37.98; 23.73; 30.0; 0.1; -0.2; \n",
+            r"expected 4 \+ 6k values, got 9",
+        ),
         (b"1; Car; 12.50; \n", r"expected 4 \+ 6k values, got 3"),
         (
             b"1; Car; 12.50; 30.1; 37.98; 23.73; 3O.0; 0.1; -0.2; 0.0; \n",
             r"test\.csv:3: field 'speed' of position 1 \(column 7\): '3O\.0' is not a number",
         ),
         (
-            b"1; Car; 12.50; 30.1; 37.98; 23.73; 30.0; 0.1; -0.2; 0.0; 37.98; nan; 1; 1; 1; 0.04; \n",
+            (
+                b"1; Car; 12.50; 30.1; 37.98; 23.73; 30.0; 0.1; -0.2; 0.0; "
+                b"37.98; nan; 1; 1; 1; 0.04; \n"
+            ),
             r"test\.csv:3: field 'lon' of position 2 \(column 12\): 'nan' is not a number",
         ),
         (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from typing import TYPE_CHECKING
 
@@ -28,7 +29,11 @@ def test_current_sample_gives_20_vehicles_and_60765_positions(samples_dir: Path)
 
     assert [v["track_id"] for v in vehicles] == list(range(1, 21))
     assert Counter(v["vehicle_type"] for v in vehicles) == {
-        "Motorcycle": 8, "Taxi": 6, "Car": 4, "Bus": 1, "Heavy Vehicle": 1,
+        "Motorcycle": 8,
+        "Taxi": 6,
+        "Car": 4,
+        "Bus": 1,
+        "Heavy Vehicle": 1,
     }
     assert sum(v["n_points"] for v in vehicles) == 60_765
     assert sum(len(t["time_s"]) for t in trajectories) == 60_765
@@ -45,8 +50,10 @@ def test_current_sample_gives_20_vehicles_and_60765_positions(samples_dir: Path)
     assert vehicles[0]["traveled_distance_m"] == 347.33
     assert vehicles[0]["avg_speed_kmh"] == 30.349228
     for trajectory in trajectories:
-        lengths = {len(trajectory[key]) for key in
-                   ("time_s", "lat", "lon", "speed_kmh", "lon_acc_ms2", "lat_acc_ms2")}
+        lengths = {
+            len(trajectory[key])
+            for key in ("time_s", "lat", "lon", "speed_kmh", "lon_acc_ms2", "lat_acc_ms2")
+        }
         assert len(lengths) == 1
         assert all(37.9 < lat < 38.0 for lat in trajectory["lat"])
 
@@ -61,12 +68,15 @@ def test_early_sample_gives_4_vehicles_with_times_in_seconds(samples_dir: Path) 
     assert recording["layout"] == "early"
     assert recording["n_vehicles"] == 4
     assert [v["vehicle_type"] for v in vehicles] == [
-        "Motorcycle", "Car", "Medium Vehicle", "Motorcycle",
+        "Motorcycle",
+        "Car",
+        "Medium Vehicle",
+        "Motorcycle",
     ]
     assert all(806 <= v["n_points"] <= 2_486 for v in vehicles)
     for trajectory in trajectories:
         times = trajectory["time_s"]
         # the file counts milliseconds (0, 40, 80, ...): the tap emits seconds
         assert times[:3] == [0.0, 0.04, 0.08]
-        assert all(later > earlier for earlier, later in zip(times, times[1:]))
+        assert all(later > earlier for earlier, later in itertools.pairwise(times))
         assert times[-1] < 120.0

@@ -65,7 +65,7 @@ def test_touching_a_file_re_emits_it_whole(data_dir: Path) -> None:
 
 def test_content_change_with_the_same_mtime_is_re_read(data_dir: Path) -> None:
     first = run_sync({"files": [str(data_dir)]})
-    changed = sorted(data_dir.glob("*.csv"))[0]
+    changed = min(data_dir.glob("*.csv"))
     stat = changed.stat()
     generate_files(data_dir, vehicles_per_file=2, seed=99)  # rewrites the first file name
     os.utime(changed, ns=(stat.st_atime_ns, stat.st_mtime_ns))
@@ -120,7 +120,7 @@ def test_vehicles_and_recordings_work_with_trajectories_deselected(data_dir: Pat
 
 
 def test_skip_mode_counts_invalid_rows_in_the_recording(data_dir: Path) -> None:
-    path = sorted(data_dir.glob("*.csv"))[0]
+    path = min(data_dir.glob("*.csv"))
     lines = path.read_bytes().split(b"\n")
     fields = lines[2].split(b"; ")
     fields[4] = b"abc"  # line 3: a value that is not a number
@@ -146,8 +146,11 @@ def test_a_bad_file_leaves_the_files_before_it_complete(data_dir: Path, tmp_path
     collector = MessageCollector()
     with pytest.raises(PneumaFormatError, match=r"0900\.csv:\d+: row does not end with"):
         run_sync({"files": [str(data_dir)]}, collector=collector)
-    recordings = [m["record"]["recording_id"] for m in collector.messages
-                  if m["type"] == "RECORD" and m["stream"] == "recordings"]
+    recordings = [
+        m["record"]["recording_id"]
+        for m in collector.messages
+        if m["type"] == "RECORD" and m["stream"] == "recordings"
+    ]
     good = sorted(p.stem for p in data_dir.glob("*.csv") if p != bad.path)
     # the recordings record is the last of a file: it is only there for complete files
     assert recordings == good

@@ -34,7 +34,7 @@ def test_positions_are_realistic(tmp_path: Path) -> None:
     assert set(types) == set(VEHICLE_TYPES)
     for row in rows:
         assert row.time_s == sorted(row.time_s)
-        steps = {round(b - a, 6) for a, b in zip(row.time_s, row.time_s[1:])}
+        steps = {round(b - a, 6) for a, b in zip(row.time_s, row.time_s[1:], strict=False)}
         assert steps == {0.04}
         assert all(37.97 <= lat <= 37.99 for lat in row.lat)
         assert all(23.72 <= lon <= 23.74 for lon in row.lon)
@@ -49,7 +49,10 @@ def test_positions_are_realistic(tmp_path: Path) -> None:
 
 def test_positions_target_and_early_gzip_variant(tmp_path: Path) -> None:
     (generated,) = generate_files(
-        tmp_path, vehicles_per_file=None, positions_per_file=20_000, layout=Layout.EARLY,
+        tmp_path,
+        vehicles_per_file=None,
+        positions_per_file=20_000,
+        layout=Layout.EARLY,
         compress=True,
     )
     assert generated.path.name.endswith(".csv.gz")
@@ -58,7 +61,11 @@ def test_positions_target_and_early_gzip_variant(tmp_path: Path) -> None:
     assert parser.layout is Layout.EARLY
     assert parser.n_points == generated.n_points
     # written in ms, read back in s
-    assert all(round(b - a, 6) == 0.04 for row in rows for a, b in zip(row.time_s, row.time_s[1:]))
+    assert all(
+        round(b - a, 6) == 0.04
+        for row in rows
+        for a, b in zip(row.time_s, row.time_s[1:], strict=False)
+    )
 
 
 def test_file_names_follow_the_pneuma_scheme() -> None:
