@@ -275,7 +275,8 @@ def test_directories_globs_and_recursion(tmp_path: Path) -> None:
 
 
 def test_fsspec_urls_are_read(small_recording_path: Path) -> None:
-    fsspec = pytest.importorskip("fsspec")
+    import fsspec  # noqa: PLC0415 - the optional `remote` extra; a test dependency
+
     memory = fsspec.filesystem("memory")
     memory.pipe("/pneuma/20181024_d7_0830_0900.csv", small_recording_path.read_bytes())
     (source,) = resolve_files(["memory://pneuma/*.csv"])
