@@ -47,6 +47,8 @@ TASK_RETRY_DELAY = pendulum.duration(
     seconds=int(os.environ.get("PNEUMA_AIRFLOW_TASK_RETRY_DELAY_S", "300")),
 )
 START_DATE = pendulum.datetime(2024, 1, 1, tz="UTC")
+# Task logs are read in the UI, not on a terminal: no colour escape codes from Meltano or dbt.
+PLAIN_OUTPUT_ENV = {"NO_COLOR": "1", "DBT_USE_COLORS": "false"}
 
 
 def _job_steps(tasks: list[Any]) -> list[str]:
@@ -201,7 +203,7 @@ def build_dag(schedule: dict[str, Any]) -> DAG:
                     task_id=_task_id(number, step),
                     bash_command=f"exec {MELTANO_EXECUTABLE} {command}",
                     cwd=str(PROJECT_ROOT),
-                    env={key: str(value) for key, value in schedule["env"].items()},
+                    env=PLAIN_OUTPUT_ENV | {key: str(v) for key, v in schedule["env"].items()},
                     append_env=True,
                 )
                 for number, (step, command) in enumerate(zip(steps, commands, strict=True), 1)
