@@ -119,7 +119,9 @@ def test_vehicles_and_recordings_work_with_trajectories_deselected(data_dir: Pat
     assert "trajectories" not in partial.state["bookmarks"]
 
 
-def test_skip_mode_counts_invalid_rows_in_the_recording(data_dir: Path) -> None:
+def test_skip_mode_counts_invalid_rows_in_the_recording(
+    data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = min(data_dir.glob("*.csv"))
     lines = path.read_bytes().split(b"\n")
     fields = lines[2].split(b"; ")
@@ -134,6 +136,10 @@ def test_skip_mode_counts_invalid_rows_in_the_recording(data_dir: Path) -> None:
     assert (recording["n_invalid_rows"], recording["n_vehicles"]) == (2, 2)
     assert len(result.records["trajectories"]) == 2
     assert [v["track_id"] for v in result.records["vehicles"]] == [1, 4]
+    skipped = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Skipping")]
+    assert len(skipped) == 2
+    assert skipped[0].startswith(f"Skipping invalid row {path.absolute()}:3: field 'lat'")
+    assert skipped[1].startswith(f"Skipping invalid row {path.absolute()}:4: expected 4 + 6k")
     message = r"0900\.csv:3: field 'lat' of position 1 \(column 5\): 'abc' is not a number"
     with pytest.raises(PneumaFormatError, match=message):
         run_sync({"files": [str(path)]})
