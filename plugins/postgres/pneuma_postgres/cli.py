@@ -79,22 +79,22 @@ def _ensure(config: ServerConfig) -> None:
         return
     # prod: nothing embedded starts; the pipeline must not begin against a server it cannot use.
     version = check_reachable(config)
-    _say(f"External PostgreSQL {version} reachable at {config.address}, database {config.database!r}")
+    _say(f"External PostgreSQL {version} at {config.address}, database {config.database!r}: OK")
 
 
 RAW_SCHEMA = "tap_pneuma"
 
 # Per recording, only the rows of its latest file version count (THE CONTRACT's
 # `_sdc_modified_at` rule): stale rows of a superseded file are not data.
-LOADED_SQL = f"""
+LOADED_SQL = """
 with latest as (
-    select recording_id, _sdc_modified_at from {RAW_SCHEMA}.recordings
+    select recording_id, _sdc_modified_at from tap_pneuma.recordings
 )
 select
     (select count(*) from latest) as recordings,
-    (select count(*) from {RAW_SCHEMA}.vehicles as v
+    (select count(*) from tap_pneuma.vehicles as v
         join latest using (recording_id, _sdc_modified_at)) as vehicles,
-    (select coalesce(sum(cardinality(t.time_s)), 0) from {RAW_SCHEMA}.trajectories as t
+    (select coalesce(sum(cardinality(t.time_s)), 0) from tap_pneuma.trajectories as t
         join latest using (recording_id, _sdc_modified_at)) as positions
 """
 
@@ -111,11 +111,11 @@ def _summary(config: ServerConfig) -> None:
             "select to_regclass(%s) is not null", [f"{RAW_SCHEMA}.trajectories"]
         ).fetchone()
         if not raw_exists or not raw_exists[0]:
-            msg = f"nothing loaded yet: {RAW_SCHEMA}.trajectories does not exist in {config.database!r}"
+            msg = f"nothing loaded yet: no {RAW_SCHEMA}.trajectories in {config.database!r}"
             raise PostgresError(msg)
         row = connection.execute(LOADED_SQL).fetchone()
         schemas = connection.execute(SCHEMAS_SQL).fetchall()
-    recordings, vehicles, positions = row if row else (0, 0, 0)
+    recordings, vehicles, positions = row or (0, 0, 0)
     _say(
         f"Loaded {recordings:,} recordings, {vehicles:,} vehicles, {positions:,} positions "
         f"into PostgreSQL {config.address}, database {config.database!r}, schema {RAW_SCHEMA!r}"

