@@ -26,7 +26,7 @@ export VIRTUAL_ENV := $(abspath $(VENV))
 INSTALL_INPUTS := pyproject.toml meltano.yml $(wildcard plugins/requirements/*.txt) \
 	$(wildcard tap-pneuma/pyproject.toml) plugins/postgres/pyproject.toml
 
-.PHONY: help install run test bench stop status clean
+.PHONY: help install run test bench stop status clean airflow
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -58,7 +58,15 @@ run: install  ## load demo data (or TAP_PNEUMA_FILES) into the embedded PostgreS
 	echo; $(MELTANO) --log-level=warning invoke postgres:summary
 
 test: install  ## the whole test suite
+	$(MELTANO) test airflow  # tests/orchestrate, in the Airflow plugin's venv
 	$(BIN)/python -m pytest tap-pneuma/tests tests/
+
+# The DAG generator reads this cache of `meltano schedule list`, never Meltano itself.
+orchestrate/schedules.json: meltano.yml | $(STAMP)
+	$(BIN)/python orchestrate/export_schedules.py
+
+airflow: install orchestrate/schedules.json  ## Airflow UI+scheduler on http://localhost:8080 (login: admin; password printed on first start)
+	$(MELTANO) invoke airflow:standalone
 
 bench: install  ## load benchmark: COPY ceiling vs meltano run tap-pneuma target-postgres
 	$(BIN)/python benchmarks/bench_load.py
