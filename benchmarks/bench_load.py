@@ -23,7 +23,6 @@ import csv
 import json
 import os
 import platform
-import pstats
 import shutil
 import socket
 import subprocess
@@ -46,39 +45,30 @@ TARGET_RATIO = 0.15
 # reads TARGET_POSTGRES_<SETTING> and TAP_PNEUMA_<SETTING> above meltano.yml). The steps add one
 # change at a time, from the SDK's defaults to the project's configuration.
 _SDK_DEFAULTS = {
+    "PNEUMA_TARGET_ACCELERATE": "false",  # the stock target-postgres code paths
     "TARGET_POSTGRES_USE_COPY": "false",
     "TARGET_POSTGRES_BATCH_SIZE_ROWS": "10000",
     "TARGET_POSTGRES_VALIDATE_RECORDS": "true",
     "TARGET_POSTGRES_ADD_RECORD_METADATA": "true",
 }
-_NO_TRAJECTORY_KEYS = json.dumps({"trajectories": {"__key_properties__": []}})
+_COPY = {**_SDK_DEFAULTS, "TARGET_POSTGRES_USE_COPY": "true"}
+_NO_VALIDATION = {**_COPY, "TARGET_POSTGRES_VALIDATE_RECORDS": "false"}
+_BATCH_200 = {**_NO_VALIDATION, "TARGET_POSTGRES_BATCH_SIZE_ROWS": "200"}
 VARIANTS: dict[str, dict[str, str]] = {
     "1-sdk-defaults": _SDK_DEFAULTS,
-    "2-use-copy": {**_SDK_DEFAULTS, "TARGET_POSTGRES_USE_COPY": "true"},
-    "3-no-validation": {
-        **_SDK_DEFAULTS,
-        "TARGET_POSTGRES_USE_COPY": "true",
-        "TARGET_POSTGRES_VALIDATE_RECORDS": "false",
-    },
-    "4-batch-100": {
-        **_SDK_DEFAULTS,
-        "TARGET_POSTGRES_USE_COPY": "true",
-        "TARGET_POSTGRES_VALIDATE_RECORDS": "false",
-        "TARGET_POSTGRES_BATCH_SIZE_ROWS": "100",
-    },
+    "2-use-copy": _COPY,
+    "3-no-validation": _NO_VALIDATION,
+    "4-batch-200": _BATCH_200,
     "5-trajectories-append": {
-        **_SDK_DEFAULTS,
-        "TARGET_POSTGRES_USE_COPY": "true",
-        "TARGET_POSTGRES_VALIDATE_RECORDS": "false",
-        "TAP_PNEUMA_STREAM_MAPS": _NO_TRAJECTORY_KEYS,
+        **_BATCH_200,
+        "TAP_PNEUMA_STREAM_MAPS": json.dumps({"trajectories": {"__key_properties__": []}}),
     },
     "6-no-metadata": {
-        **_SDK_DEFAULTS,
-        "TARGET_POSTGRES_USE_COPY": "true",
-        "TARGET_POSTGRES_VALIDATE_RECORDS": "false",
+        **_BATCH_200,
         "TARGET_POSTGRES_ADD_RECORD_METADATA": "false",
         "TARGET_POSTGRES_ACTIVATE_VERSION": "false",
     },
+    "7-accelerated": {**_BATCH_200, "PNEUMA_TARGET_ACCELERATE": "true"},
     "project": {},
 }
 
@@ -271,58 +261,96 @@ def meltano_load(
     return LoadResult(f"meltano:{name}", positions, wall_s, positions / wall_s, peak, env=overrides)
 
 
-def profile_stages(server: ServerConfig, file: Path, positions: int) -> dict[str, object]:
-    """Tap alone, target alone on the captured stream, and a cProfile of the target."""
-    config = _fresh_database(server, "bench_profile")
-    run_dir = WORK_DIR / "runs" / "profile"
-    env = meltano_env(config, [str(file)], run_dir)
-    messages = run_dir / "messages.jsonl"
-    meltano = str(BIN / "meltano")
-    start = time.perf_counter()
-    with messages.open("w") as out:
-        subprocess.run(
-            [meltano, "invoke", "tap-pneuma"],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.DEVNULL,
-            check=True,
-        )
-    tap_s = time.perf_counter() - start
-    # Meltano writes the target's config file for `--dump=config`; run the target with it.
+def _dump_config(plugin: str, env: dict[str, str], path: Path) -> Path:
+    """The config file Meltano would hand `plugin` (`meltano invoke --dump=config`)."""
     dumped = subprocess.run(
-        [meltano, "invoke", "--dump=config", "target-postgres"],
+        [str(BIN / "meltano"), "invoke", "--dump=config", plugin],
         env=env,
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    config_file = run_dir / "target-config.json"
-    config_file.write_text(dumped)
-    venv = ROOT / ".meltano" / "loaders" / "target-postgres" / "venv" / "bin"
-    target = [str(venv / "target-postgres"), "--config", str(config_file)]
-    start = time.perf_counter()
-    with messages.open() as stream:
-        subprocess.run(
-            target, stdin=stream, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True
-        )
-    target_s = time.perf_counter() - start
-    _fresh_database(server, "bench_profile")
-    profile_out = run_dir / "target.prof"
-    with messages.open() as stream:
-        subprocess.run(
-            [str(venv / "python"), "-m", "cProfile", "-o", str(profile_out), *target],
-            stdin=stream,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            check=True,
-        )
-    report = run_dir / "target-profile.txt"
+    path.write_text(dumped)
+    return path
+
+
+def _timed(command: list[str], stdin: Path | None, stdout: Path | None) -> float:
+    with contextlib.ExitStack() as stack:
+        source = stack.enter_context(stdin.open()) if stdin else subprocess.DEVNULL
+        sink = stack.enter_context(stdout.open("w")) if stdout else subprocess.DEVNULL
+        start = time.perf_counter()
+        subprocess.run(command, stdin=source, stdout=sink, stderr=subprocess.DEVNULL, check=True)
+        return time.perf_counter() - start
+
+
+def summarise_collapsed(collapsed: Path, report: Path, top: int = 30) -> list[tuple[str, float]]:
+    """Self and inclusive time shares per function from py-spy's collapsed stacks."""
+    self_counts: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack:
+            continue
+        count = int(count_text)
+        frames = [
+            frame.split(" (")[0] + " (" + frame.rsplit("/", 1)[-1] for frame in stack.split(";")
+        ]
+        total += count
+        self_counts[frames[-1]] = self_counts.get(frames[-1], 0) + count
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + count
+    by_self = sorted(self_counts.items(), key=lambda item: -item[1])[:top]
+    by_inclusive = sorted(inclusive.items(), key=lambda item: -item[1])[: top * 2]
     with report.open("w") as out:
-        stats = pstats.Stats(str(profile_out), stream=out)
-        stats.sort_stats("tottime").print_stats(25)
-        stats.sort_stats("cumulative").print_stats(40)
+        out.write(f"py-spy samples: {total} (all threads)\n\nself time share\n")
+        out.writelines(f"{count / total:7.1%}  {frame}\n" for frame, count in by_self)
+        out.write("\ninclusive time share\n")
+        out.writelines(f"{count / total:7.1%}  {frame}\n" for frame, count in by_inclusive)
+    return [(frame, count / total) for frame, count in by_self]
+
+
+def profile_stages(server: ServerConfig, file: Path, positions: int) -> dict[str, object]:
+    """Tap alone, target alone on the captured stream, and a py-spy profile of the target.
+
+    The target drains batches in worker threads (joblib), which cProfile does not see; py-spy
+    samples every thread.
+    """
+    config = _fresh_database(server, "bench_profile")
+    run_dir = WORK_DIR / "runs" / "profile"
+    env = meltano_env(config, [str(file)], run_dir)
+    tap_config = _dump_config("tap-pneuma", env, run_dir / "tap-config.json")
+    target_config = _dump_config("target-postgres", env, run_dir / "target-config.json")
+    tap = [str(ROOT / ".meltano/extractors/tap-pneuma/venv/bin/tap-pneuma")]
+    # the executable meltano.yml gives target-postgres; it honours PNEUMA_TARGET_ACCELERATE
+    target = [str(ROOT / ".meltano/loaders/target-postgres/venv/bin/pneuma-target-postgres")]
+    messages = run_dir / "messages.jsonl"
+
+    tap_s = _timed([*tap, "--config", str(tap_config)], None, messages)
+    target_s = _timed([*target, "--config", str(target_config)], messages, None)
+    _fresh_database(server, "bench_profile")
+    collapsed = run_dir / "target.collapsed.txt"
+    _timed(
+        [
+            str(BIN / "py-spy"),
+            "record",
+            "--format",
+            "raw",
+            "--rate",
+            "100",
+            "--output",
+            str(collapsed),
+            "--",
+            *target,
+            "--config",
+            str(target_config),
+        ],
+        messages,
+        None,
+    )
+    report = run_dir / "target-profile.txt"
+    hottest = summarise_collapsed(collapsed, report)
     return {
         "tap_alone_s": tap_s,
         "tap_alone_positions_per_s": positions / tap_s,
@@ -330,6 +358,7 @@ def profile_stages(server: ServerConfig, file: Path, positions: int) -> dict[str
         "target_alone_positions_per_s": positions / target_s,
         "messages_bytes": messages.stat().st_size,
         "target_profile": str(report.relative_to(ROOT)),
+        "target_hottest_self": hottest[:10],
     }
 
 
@@ -408,7 +437,7 @@ def main() -> int:
         )
         + "\n"
     )
-    print(f"results: {args.out.relative_to(ROOT)}")
+    print(f"results: {args.out}")
     project = next((r for r in results if r.name == "meltano:project"), None)
     return 1 if project and (project.ratio_to_copy or 0) < TARGET_RATIO else 0
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import os
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from raw_tables import BATCHED_AT_SQL, EL, LATEST_COUNTS_SQL, expected
@@ -47,6 +48,18 @@ def test_raw_tables_hold_exactly_what_the_files_hold(
         " or cardinality(t.speed_kmh) <> v.n_points or cardinality(t.lat_acc_ms2) <> v.n_points"
     )
     assert mismatched == [(0,)]
+    # values arrive exactly as written in the file (NUMERIC compares by value: 595.040000 = 595.04)
+    fields = [value.strip() for value in _second_line(paths[0]).rstrip().rstrip(";").split(";")]
+    stored = meltano_project.query(
+        "select lat::text[], lon::text[], speed_kmh::text[], lon_acc_ms2::text[],"
+        " lat_acc_ms2::text[], time_s::text[] from tap_pneuma.trajectories"
+        " where recording_id = %s and track_id = %s",
+        [paths[0].name.split(".")[0], int(fields[0])],
+    )
+    for offset, column in enumerate(stored[0]):
+        assert [Decimal(value) for value in column] == [
+            Decimal(value) for value in fields[4 + offset :: 6]
+        ]
 
 
 def test_second_run_loads_nothing_and_duplicates_nothing(
@@ -123,3 +136,9 @@ def _gunzip(path: Path, tmp_path: Path) -> Path:
     with gzip.open(path, "rb") as source:
         out.write_bytes(source.read())
     return out
+
+
+def _second_line(path: Path) -> str:
+    with path.open(encoding="ascii") as handle:
+        next(handle)
+        return next(handle)

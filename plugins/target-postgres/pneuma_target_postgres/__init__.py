@@ -1,0 +1,1 @@
+"""MeltanoLabs target-postgres with two accelerations for pNEUMA's large number arrays."""
