@@ -24,7 +24,7 @@ export UV_PYTHON := $(BIN)/python
 export VIRTUAL_ENV := $(abspath $(VENV))
 
 INSTALL_INPUTS := pyproject.toml meltano.yml $(wildcard plugins/requirements/*.txt) \
-	$(wildcard tap-pneuma/pyproject.toml) plugins/postgres/pyproject.toml
+	$(wildcard tap-pneuma/pyproject.toml) $(wildcard plugins/*/pyproject.toml)
 
 .PHONY: help install run test bench stop status clean airflow
 
@@ -38,7 +38,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python $(INSTALL_INPUTS)
 	$(UV) pip install --quiet --group dev --group tap-pneuma/pyproject.toml:test \
-		-e ./tap-pneuma -e ./plugins/postgres
+		-e ./tap-pneuma -e ./plugins/postgres -e ./plugins/target-postgres
 	$(MELTANO) install
 	@touch $@
 

@@ -1,0 +1,86 @@
+"""plugins/target-postgres: the number-array dumper and float reader load exactly what was sent."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import psycopg
+import pytest
+from pneuma_target_postgres.target import (
+    NUMERIC_ARRAY_OID,
+    FloatNumberReader,
+    NumberListDumper,
+    accelerated,
+)
+from psycopg.adapt import AdaptersMap, PyFormat, Transformer
+from singer_sdk.singerlib.exceptions import InvalidInputLine
+
+if TYPE_CHECKING:
+    from pneuma_postgres.server import ServerConfig
+
+
+@pytest.fixture
+def adapters() -> AdaptersMap:
+    mapping = AdaptersMap(psycopg.adapters)
+    mapping.register_dumper(list, NumberListDumper)
+    return mapping
+
+
+@pytest.mark.parametrize(
+    ("values", "text", "oid"),
+    [
+        ([1.5, 2, 3.25], b"{1.5, 2, 3.25}", NUMERIC_ARRAY_OID),
+        ([1e-05, 1e16, -0.0], b"{1e-05, 1e+16, -0.0}", NUMERIC_ARRAY_OID),
+        ([Decimal("1.10"), 2], b"{1.10,2}", NUMERIC_ARRAY_OID),
+    ],
+)
+def test_flat_number_lists_dump_in_one_pass_as_numeric_arrays(
+    adapters: AdaptersMap, values: list, text: bytes, oid: int
+) -> None:
+    dumper = Transformer(adapters).get_dumper(values, PyFormat.TEXT)
+    assert dumper.oid == oid
+    assert bytes(dumper.dump(values)) == text
+
+
+@pytest.mark.parametrize(
+    ("values", "text"),
+    [
+        ([None, 1.0], b"{NULL,1.0}"),
+        (["a", "b,c"], b'{a,"b,c"}'),
+        ([True, False], b"{t,f}"),
+        ([[1.0, 2.0]], b"{{1.0,2.0}}"),
+    ],
+)
+def test_other_lists_take_psycopgs_own_path(
+    adapters: AdaptersMap, values: list, text: bytes
+) -> None:
+    dumper = Transformer(adapters).get_dumper(values, PyFormat.TEXT)
+    assert dumper.oid != NUMERIC_ARRAY_OID
+    assert bytes(dumper.dump(values)) == text
+
+
+def test_copy_round_trips_number_arrays_exactly(scratch_db: ServerConfig) -> None:
+    written = "[37.980162, 23.736128, 595.04, 0.0, -0.1076, 1e-05, 12345678.123456]"
+    values = FloatNumberReader().deserialize_json(json.dumps({"v": json.loads(written)}))["v"]
+    with scratch_db.connect() as connection:
+        connection.adapters.register_dumper(list, NumberListDumper)
+        connection.execute("create table arrays (v numeric[])")
+        with connection.cursor().copy("copy arrays (v) from stdin") as copy:
+            copy.write_row([values])
+        stored = connection.execute("select v::text[] from arrays").fetchone()
+    assert stored is not None
+    assert [Decimal(text) for text in stored[0]] == [
+        Decimal(text) for text in written.strip("[]").split(", ")
+    ]
+
+
+def test_reader_rejects_a_line_that_is_not_json() -> None:
+    with pytest.raises(InvalidInputLine, match="Unable to parse line as JSON"):
+        FloatNumberReader().deserialize_json('{"type": "RECORD", ')
+
+
+def test_accelerations_can_be_turned_off() -> None:
+    assert accelerated({})
+    assert not accelerated({"PNEUMA_TARGET_ACCELERATE": "false"})
