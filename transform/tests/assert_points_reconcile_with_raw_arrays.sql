@@ -1,6 +1,8 @@
 -- The points fact holds exactly the positions of the raw arrays: per vehicle of
 -- each recording's current version, as many rows as array elements, computed
--- here from the source itself rather than through staging.
+-- here from the source itself rather than through staging. With the unique
+-- index on (recording_id, track_id, frame_index), count = n, min = 0 and
+-- max = n - 1 mean the frames are exactly 0 .. n - 1.
 with
 
 raw_trajectories as (
@@ -24,7 +26,7 @@ fact_points as (
         recording_id,
         track_id,
         count(*) as n_positions,
-        count(distinct frame_index) as n_frames,
+        min(frame_index) as first_frame,
         max(frame_index) + 1 as frame_span
     from {{ ref('fct_trajectory_points') }}
     group by recording_id, track_id
@@ -36,7 +38,7 @@ select
     coalesce(raw_trajectories.track_id, fact_points.track_id) as track_id,
     raw_trajectories.n_positions as raw_positions,
     fact_points.n_positions as fact_positions,
-    fact_points.n_frames,
+    fact_points.first_frame,
     fact_points.frame_span
 from raw_trajectories
 full outer join fact_points
@@ -44,5 +46,5 @@ full outer join fact_points
     and raw_trajectories.track_id = fact_points.track_id
 where
     raw_trajectories.n_positions is distinct from fact_points.n_positions
-    or fact_points.n_frames is distinct from raw_trajectories.n_positions
+    or fact_points.first_frame is distinct from 0
     or fact_points.frame_span is distinct from raw_trajectories.n_positions

@@ -32,49 +32,50 @@ run_boundaries as (
 
 ),
 
-run_starts as (
+runs_paired as (
 
+    -- boundaries alternate start, end, start, end... within a vehicle (a
+    -- single slow frame is both): a run ends at its start frame or at the
+    -- next boundary. One reference to run_boundaries keeps it inlined, so
+    -- a filter on recording_id still reaches the raw rows.
     select
-        *,
-        row_number() over (
-            partition by recording_id, track_id order by frame_index
-        ) as run_number
+        recording_id,
+        track_id,
+        is_run_start,
+        frame_index as start_frame_index,
+        time_s as start_time_s,
+        lat,
+        lon,
+        case
+            when is_run_end then frame_index
+            else lead(frame_index) over vehicle_boundaries
+        end as end_frame_index,
+        case
+            when is_run_end then time_s
+            else lead(time_s) over vehicle_boundaries
+        end as end_time_s
     from run_boundaries
-    where is_run_start
-
-),
-
-run_ends as (
-
-    select
-        *,
-        row_number() over (
-            partition by recording_id, track_id order by frame_index
-        ) as run_number
-    from run_boundaries
-    where is_run_end
+    window vehicle_boundaries as (
+        partition by recording_id, track_id order by frame_index
+    )
 
 ),
 
 runs as (
 
-    -- the n-th start of a vehicle pairs with its n-th end
     select
-        run_starts.recording_id,
-        run_starts.track_id,
-        run_starts.frame_index as start_frame_index,
-        run_ends.frame_index as end_frame_index,
-        (run_ends.frame_index - run_starts.frame_index + 1)::integer as n_positions,
-        run_starts.time_s as start_time_s,
-        run_ends.time_s as end_time_s,
-        {{ round_float('run_ends.time_s - run_starts.time_s', 3) }} as duration_s,
-        run_starts.lat,
-        run_starts.lon
-    from run_starts
-    inner join run_ends
-        on run_starts.recording_id = run_ends.recording_id
-        and run_starts.track_id = run_ends.track_id
-        and run_starts.run_number = run_ends.run_number
+        recording_id,
+        track_id,
+        start_frame_index,
+        end_frame_index,
+        (end_frame_index - start_frame_index + 1)::integer as n_positions,
+        start_time_s,
+        end_time_s,
+        {{ round_float('end_time_s - start_time_s', 3) }} as duration_s,
+        lat,
+        lon
+    from runs_paired
+    where is_run_start
 
 ),
 
