@@ -255,3 +255,27 @@ def test_rerun_rebuilds_only_the_changed_recording(
         " and track_id > %s",
         (changed_id, len(new_vehicles)),
     ) == [(0,)]
+
+
+def test_failing_data_test_stops_downstream_models_and_fails_the_job(
+    meltano_project: MeltanoProject,
+    tmp_path: Path,
+    generate_files: Callable[..., list[Path]],
+) -> None:
+    (path,) = generate_files(tmp_path / "in", "--files", "1", "--vehicles", "3", "--seed", "4")
+    header, first_row, *other_rows = path.read_text(encoding="ascii").splitlines(keepends=True)
+    fields = first_row.split("; ")
+    fields[FIXED_FIELDS + 2] = "999.0000"  # the first position's speed, km/h
+    path.write_text("".join([header, "; ".join(fields), *other_rows]), encoding="ascii")
+    meltano_project.files = [str(path)]
+
+    result = meltano_project.run(*ELT)
+
+    assert result.returncode != 0
+    assert "within_range_fct_trajectory_points_speed_kmh" in result.stdout
+    built = meltano_project.query(
+        "select to_regclass('analytics_marts.fct_trajectory_points') is not null,"
+        " to_regclass('analytics_marts.fct_vehicle_trips') is not null,"
+        " to_regclass('analytics_marts.agg_traffic_grid') is not null"
+    )
+    assert built == [(True, False, False)]
