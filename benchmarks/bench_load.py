@@ -58,6 +58,7 @@ VARIANTS: dict[str, dict[str, str]] = {
     "1-sdk-defaults": _SDK_DEFAULTS,
     "2-use-copy": _COPY,
     "3-no-validation": _NO_VALIDATION,
+    "3b-no-validation-insert": {**_NO_VALIDATION, "TARGET_POSTGRES_USE_COPY": "false"},
     "4-batch-200": _BATCH_200,
     "5-trajectories-append": {
         **_BATCH_200,
@@ -371,6 +372,9 @@ def main() -> int:
         "--variants", nargs="+", default=["project"], help=f"of {', '.join(VARIANTS)}, or all"
     )
     parser.add_argument("--profile", action="store_true", help="profile tap and target stages")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per measurement; the fastest counts (noise)"
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
     names = list(VARIANTS) if args.variants == ["all"] else args.variants
@@ -394,7 +398,10 @@ def main() -> int:
     embedded.start()
     try:
         _fresh_database(server, "bench_copy")
-        ceiling = copy_ceiling(server, csv_path, positions)
+        ceiling = min(
+            (copy_ceiling(server, csv_path, positions) for _ in range(args.repeat)),
+            key=lambda result: result.wall_s,
+        )
         print(f"{file.name}: {positions:,} positions, {file.stat().st_size / 2**20:.0f} MiB")
         print(
             f"(a) COPY ceiling          {ceiling.positions_per_s:>12,.0f} positions/s "
@@ -402,7 +409,13 @@ def main() -> int:
         )
         results = [ceiling]
         for name in names:
-            result = meltano_load(server, name, VARIANTS[name], file, positions)
+            result = min(
+                (
+                    meltano_load(server, name, VARIANTS[name], file, positions)
+                    for _ in range(args.repeat)
+                ),
+                key=lambda result: result.wall_s,
+            )
             result.ratio_to_copy = result.positions_per_s / ceiling.positions_per_s
             results.append(result)
             print(
@@ -432,6 +445,7 @@ def main() -> int:
                 "results": [asdict(result) for result in results],
                 "stages": stages,
                 "target_ratio": TARGET_RATIO,
+                "repeat": args.repeat,
             },
             indent=2,
         )
