@@ -1,0 +1,401 @@
+"""Benchmark the warehouse: `dbt build`, the expansion of positions, and queries on the marts.
+
+In one run, on generated pNEUMA files (default 4 recordings, 2.2 M positions in all) loaded with
+`meltano run tap-pneuma target-postgres` into a fresh embedded PostgreSQL 18:
+
+1. `dbt build --full-refresh` of the whole project (every model, seed, data and unit test),
+   with each model's own time from dbt's run_results.json;
+2. `dbt build` again with nothing changed, then after one recording changed (its raw rows get a
+   newer `_sdc_modified_at`, as a re-extracted file would): the incremental marts rebuild only it;
+3. the expansion of positions alone (`int_trajectory_points_expanded`, then with the step values
+   of `int_trajectory_points_measured`) written to a table, in positions/s, against a baseline
+   measured in the same run: the textbook SQL, unnest in FROM with ordinality and lag() windows;
+4. three typical queries on the marts, median of several runs: one vehicle's path, all positions
+   in a 100 m box over 5 minutes, the traffic grid of one recording (with the plan's index use).
+
+Prints a table and writes JSON.
+
+    python benchmarks/bench_transform.py
+    python benchmarks/bench_transform.py --files 2 --positions-per-file 1000000 --repeat 9
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bench_load import _free_port, _fresh_database, loaded_positions, meltano_env
+from pneuma_postgres.server import EmbeddedServer, ServerConfig
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_DIR = ROOT / "benchmarks"
+WORK_DIR = BENCH_DIR / ".work" / "bench_transform"
+DEFAULT_OUT = BENCH_DIR / "results" / "bench_transform.json"
+BIN = ROOT / ".venv" / "bin"
+DBT = ROOT / ".meltano" / "utilities" / "dbt-postgres" / "venv" / "bin" / "dbt"
+TRANSFORM = ROOT / "transform"
+PASSWORD = "bench"  # noqa: S105 - throwaway local server
+DATABASE = "bench_transform"
+M_PER_DEG_LAT = 111_195.0
+BOX_HALF_SIDE_M = 50.0
+QUERY_WINDOW_S = 300
+
+# The textbook expansion the project's models replace: unnest in FROM with ordinality, and the
+# previous position from lag() windows over every position (same output as the measured model).
+BASELINE_EXPANSION_SQL = """
+select
+    trajectories.recording_id,
+    trajectories.track_id,
+    (positions.frame_number - 1)::integer as frame_index,
+    positions.time_s, positions.lat, positions.lon, positions.speed_kmh,
+    positions.lon_acc_ms2, positions.lat_acc_ms2,
+    positions.time_s - lag(positions.time_s) over vehicle as step_time_s,
+    2 * 6371008.8 * asin(sqrt(
+        power(sin(radians(positions.lat - lag(positions.lat) over vehicle) / 2), 2)
+        + cos(radians(lag(positions.lat) over vehicle)) * cos(radians(positions.lat))
+        * power(sin(radians(positions.lon - lag(positions.lon) over vehicle) / 2), 2)
+    )) as step_distance_m
+from analytics_staging.stg_pneuma__trajectories as trajectories
+cross join lateral unnest(
+    trajectories.time_s, trajectories.lat, trajectories.lon, trajectories.speed_kmh,
+    trajectories.lon_acc_ms2, trajectories.lat_acc_ms2
+) with ordinality as positions (
+    time_s, lat, lon, speed_kmh, lon_acc_ms2, lat_acc_ms2, frame_number
+)
+window vehicle as (
+    partition by trajectories.recording_id, trajectories.track_id
+    order by positions.frame_number
+)
+"""
+
+PATH_SQL = """
+select frame_index, observed_at, lat, lon, speed_kmh, heading_deg
+from analytics_marts.fct_trajectory_points
+where recording_id = %(recording_id)s and track_id = %(track_id)s
+order by frame_index
+"""
+
+BOX_SQL = """
+select recording_id, track_id, observed_at, lat, lon, speed_kmh
+from analytics_marts.fct_trajectory_points
+where lat between %(min_lat)s and %(max_lat)s
+    and lon between %(min_lon)s and %(max_lon)s
+    and observed_at >= %(from_at)s and observed_at < %(to_at)s
+"""
+
+GRID_SQL = """
+select *
+from analytics_marts.agg_traffic_grid
+where recording_id = %(recording_id)s
+order by time_bin_index, cell_x, cell_y, vehicle_type
+"""
+
+
+@dataclass
+class Timing:
+    """One measured step."""
+
+    name: str
+    wall_s: float
+    positions: int | None = None
+    positions_per_s: float | None = None
+    rows: int | None = None
+    note: str = ""
+
+
+def run_checked(command: Sequence[str], env: dict[str, str], log: Path) -> float:
+    """Run a command (output to `log`), fail loudly with its log tail; return wall seconds."""
+    started = time.perf_counter()
+    with log.open("w") as out:
+        result = subprocess.run(
+            command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, check=False
+        )
+    wall_s = time.perf_counter() - started
+    if result.returncode != 0:
+        tail = "".join(log.read_text().splitlines(keepends=True)[-30:])
+        msg = f"{' '.join(command[:3])} failed (exit {result.returncode}):\n{tail}"
+        raise RuntimeError(msg)
+    return wall_s
+
+
+def generate(n_files: int, positions_per_file: int, seed: int) -> tuple[Path, int]:
+    """The benchmark recordings (generated once per size and seed, then reused)."""
+    data_dir = WORK_DIR / f"data-{n_files}x{positions_per_file}-{seed}"
+    if not sorted(data_dir.glob("*.csv")):
+        subprocess.run(
+            [
+                str(BIN / "pneuma-generate"),
+                str(data_dir),
+                "--files",
+                str(n_files),
+                "--positions",
+                str(positions_per_file),
+                "--seed",
+                str(seed),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    return data_dir, len(sorted(data_dir.glob("*.csv")))
+
+
+def dbt(args: Sequence[str], env: dict[str, str], log: Path) -> tuple[float, dict[str, float]]:
+    """`dbt <args>` on the project; wall seconds and each model's own execution time."""
+    target_path = WORK_DIR / "dbt-target"
+    wall_s = run_checked(
+        [
+            str(DBT),
+            *args,
+            "--project-dir",
+            str(TRANSFORM),
+            "--profiles-dir",
+            str(TRANSFORM / "profiles" / "postgres"),
+            "--target",
+            "dev",
+            "--target-path",
+            str(target_path),
+            "--log-path",
+            str(WORK_DIR / "dbt-logs"),
+        ],
+        env,
+        log,
+    )
+    results = json.loads((target_path / "run_results.json").read_text())["results"]
+    model_times = {
+        result["unique_id"].split(".")[-1]: round(result["execution_time"], 2)
+        for result in results
+        if result["unique_id"].startswith("model.")
+    }
+    return wall_s, model_times
+
+
+def timed_sql(config: ServerConfig, statement: str, params: dict[str, Any] | None = None) -> float:
+    """Wall seconds of one statement on a fresh connection."""
+    with config.connect() as connection:
+        started = time.perf_counter()
+        connection.execute(statement, params)
+        return time.perf_counter() - started
+
+
+def expansion_timings(config: ServerConfig, positions: int) -> list[Timing]:
+    """Expansion alone, with step values, and the textbook baseline, each written to a table."""
+    candidates = {
+        "expansion only (int_trajectory_points_expanded)": (
+            "select * from analytics_intermediate.int_trajectory_points_expanded"
+        ),
+        "expansion + step values (int_trajectory_points_measured)": (
+            "select * from analytics_intermediate.int_trajectory_points_measured"
+        ),
+        "baseline: unnest in FROM + lag() windows": BASELINE_EXPANSION_SQL,
+    }
+    timings = []
+    for name, select in candidates.items():
+        timed_sql(config, "drop table if exists bench_expansion")
+        wall_s = timed_sql(config, f"create unlogged table bench_expansion as {select}")
+        timings.append(Timing(name, round(wall_s, 2), positions, round(positions / wall_s)))
+    timed_sql(config, "drop table if exists bench_expansion")
+    return timings
+
+
+def query_parameters(config: ServerConfig) -> dict[str, dict[str, Any]]:
+    """Realistic arguments: the longest path, the busiest cell, the largest recording."""
+    with config.connect() as connection:
+        recording_id, track_id = connection.execute(
+            "select recording_id, track_id from analytics_marts.fct_vehicle_trips"
+            " order by n_positions desc limit 1"
+        ).fetchone()
+        center_lat, center_lon, bin_start_at = connection.execute(
+            "select cell_center_lat, cell_center_lon, bin_start_at"
+            " from analytics_marts.agg_traffic_grid"
+            " group by 1, 2, 3 order by sum(n_positions) desc limit 1"
+        ).fetchone()
+    half_lat = BOX_HALF_SIDE_M / M_PER_DEG_LAT
+    half_lon = half_lat / math.cos(math.radians(center_lat))
+    return {
+        "one vehicle's path": {"recording_id": recording_id, "track_id": track_id},
+        "100 m box over 5 minutes": {
+            "min_lat": center_lat - half_lat,
+            "max_lat": center_lat + half_lat,
+            "min_lon": center_lon - half_lon,
+            "max_lon": center_lon + half_lon,
+            "from_at": bin_start_at,
+            "to_at": bin_start_at + timedelta(seconds=QUERY_WINDOW_S),
+        },
+        "traffic grid of one recording": {"recording_id": recording_id},
+    }
+
+
+def query_timings(config: ServerConfig, repeat: int) -> list[Timing]:
+    """Median wall time of each typical query (after one warm-up run), rows and plan."""
+    statements = {
+        "one vehicle's path": PATH_SQL,
+        "100 m box over 5 minutes": BOX_SQL,
+        "traffic grid of one recording": GRID_SQL,
+    }
+    parameters = query_parameters(config)
+    timings = []
+    with config.connect() as connection:
+        for name, statement in statements.items():
+            params = parameters[name]
+            rows = len(connection.execute(statement, params).fetchall())
+            runs = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                connection.execute(statement, params).fetchall()
+                runs.append(time.perf_counter() - started)
+            plan = connection.execute(f"explain (format json) {statement}", params).fetchone()[0]
+            timings.append(
+                Timing(
+                    name,
+                    round(statistics.median(runs), 4),
+                    rows=rows,
+                    note=", ".join(sorted(set(_plan_access(plan[0]["Plan"])))),
+                )
+            )
+    return timings
+
+
+def _plan_access(node: dict[str, Any]) -> list[str]:
+    """How a plan reads its tables: scan types with their index or relation names."""
+    found = []
+    if "Scan" in node["Node Type"]:
+        found.append(f"{node['Node Type']} {node.get('Index Name') or node.get('Relation Name')}")
+    for child in node.get("Plans", []):
+        found += _plan_access(child)
+    return found
+
+
+def change_one_recording(config: ServerConfig) -> str:
+    """Give one recording's raw rows a newer version, as a re-extracted changed file would."""
+    with config.connect() as connection:
+        (recording_id,) = connection.execute(
+            "select min(recording_id) from tap_pneuma.recordings"
+        ).fetchone()
+        for table in ("recordings", "vehicles", "trajectories"):
+            connection.execute(
+                f"update tap_pneuma.{table}"  # noqa: S608 - fixed table names
+                " set _sdc_modified_at = _sdc_modified_at + interval '1 second'"
+                " where recording_id = %s",
+                (recording_id,),
+            )
+    return recording_id
+
+
+def main() -> int:
+    """Run the benchmark and write its results."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=4)
+    parser.add_argument("--positions-per-file", type=int, default=550_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=7, help="runs per query (median)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args()
+
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    data_dir, n_files = generate(args.files, args.positions_per_file, args.seed)
+    server = ServerConfig(
+        host="127.0.0.1",
+        port=_free_port(),
+        user="postgres",
+        password=PASSWORD,
+        database="postgres",
+        data_dir=WORK_DIR / "pgdata",
+        embedded=True,
+    )
+    embedded = EmbeddedServer(server)
+    with contextlib.suppress(Exception):
+        embedded.destroy()  # a fresh cluster for every run
+    embedded.start()
+    timings: list[Timing] = []
+    try:
+        config = _fresh_database(server, DATABASE)
+        env = meltano_env(config, [str(data_dir)], WORK_DIR / "meltano-run")
+        load_s = run_checked(
+            [str(BIN / "meltano"), "run", "tap-pneuma", "target-postgres"],
+            env,
+            WORK_DIR / "load.log",
+        )
+        positions = loaded_positions(config)
+        timings.append(
+            Timing(
+                "load (meltano run tap-pneuma target-postgres)",
+                round(load_s, 2),
+                positions,
+                round(positions / load_s),
+            )
+        )
+
+        full_s, model_times = dbt(["build", "--full-refresh"], env, WORK_DIR / "build-full.log")
+        timings.append(
+            Timing(
+                "dbt build --full-refresh (whole project, tests included)",
+                round(full_s, 2),
+                positions,
+                round(positions / full_s),
+            )
+        )
+        noop_s, _ = dbt(["build"], env, WORK_DIR / "build-noop.log")
+        timings.append(Timing("dbt build, nothing changed", round(noop_s, 2)))
+        changed = change_one_recording(config)
+        one_s, one_model_times = dbt(["build"], env, WORK_DIR / "build-one.log")
+        timings.append(
+            Timing(f"dbt build, 1 of {n_files} recordings changed", round(one_s, 2), note=changed)
+        )
+
+        timings += expansion_timings(config, positions)
+        timings += query_timings(config, args.repeat)
+    finally:
+        embedded.destroy()
+
+    baseline = next(t for t in timings if t.name.startswith("baseline"))
+    measured = next(t for t in timings if "step values" in t.name)
+    ratio = baseline.wall_s / measured.wall_s
+    for timing in timings:
+        rate = f"{timing.positions_per_s:>12,} positions/s" if timing.positions_per_s else ""
+        rows = f"{timing.rows:>8,} rows" if timing.rows is not None else ""
+        print(f"{timing.name:<62}{timing.wall_s:>9.3f} s {rate}{rows}  {timing.note}")
+    print(f"expansion + step values vs baseline: {ratio:.2f}x faster")
+    print("models (full refresh), s:", json.dumps(model_times))
+    print("models (1 recording changed), s:", json.dumps(one_model_times))
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        json.dumps(
+            {
+                "machine": {
+                    "platform": platform.platform(),
+                    "python": sys.version.split()[0],
+                    "cpus": os.cpu_count(),
+                },
+                "files": n_files,
+                "positions": positions,
+                "timings": [asdict(timing) for timing in timings],
+                "expansion_speedup_vs_baseline": round(ratio, 2),
+                "model_seconds_full_refresh": model_times,
+                "model_seconds_one_recording_changed": one_model_times,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"wrote {args.out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
