@@ -307,6 +307,8 @@ def main() -> int:
     args = parser.parse_args()
 
     WORK_DIR.mkdir(parents=True, exist_ok=True)
+    # the machine is shared: the load average says how noisy the timings are
+    load_average_before = os.getloadavg()
     data_dir, n_files = generate(args.files, args.positions_per_file, args.seed)
     server = ServerConfig(
         host="127.0.0.1",
@@ -381,6 +383,8 @@ def main() -> int:
                     "platform": platform.platform(),
                     "python": sys.version.split()[0],
                     "cpus": os.cpu_count(),
+                    "load_average_before": [round(x, 2) for x in load_average_before],
+                    "load_average_after": [round(x, 2) for x in os.getloadavg()],
                 },
                 "files": n_files,
                 "positions": positions,

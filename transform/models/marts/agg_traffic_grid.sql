@@ -26,20 +26,54 @@ binned as (
     -- a step (previous position -> this one) counts in the cell and bin of
     -- its end; at 25 fps a step is under 1 m, far below a cell
     select
-        points.recording_id,
-        points.track_id,
-        vehicles.vehicle_type,
-        floor(points.time_s / {{ var('time_bin_s') }})::integer as time_bin_index,
-        {{ grid_cell_x('points.lon') }} as cell_x,
-        {{ grid_cell_y('points.lat') }} as cell_y,
-        points.speed_kmh,
-        coalesce(points.step_distance_m, 0) as step_distance_m,
-        coalesce(points.step_time_s, 0) as step_time_s,
-        points.source_modified_at
+        recording_id,
+        track_id,
+        floor(time_s / {{ var('time_bin_s') }})::integer as time_bin_index,
+        {{ grid_cell_x('lon') }} as cell_x,
+        {{ grid_cell_y('lat') }} as cell_y,
+        speed_kmh,
+        coalesce(step_distance_m, 0) as step_distance_m,
+        coalesce(step_time_s, 0) as step_time_s,
+        source_modified_at
     from points
+
+),
+
+vehicle_cells as (
+
+    -- one row per vehicle, cell and bin: counting these rows gives the
+    -- vehicles with hash aggregations instead of a count(distinct) that
+    -- sorts every position; the type joins the few aggregated rows
+    select
+        binned.recording_id,
+        binned.time_bin_index,
+        binned.cell_x,
+        binned.cell_y,
+        binned.track_id,
+        count(*) as n_positions,
+        sum(binned.speed_kmh) as sum_speed_kmh,
+        sum(binned.step_distance_m) as total_distance_m,
+        sum(binned.step_time_s) as total_time_s,
+        max(binned.source_modified_at) as source_modified_at
+    from binned
+    group by
+        binned.recording_id,
+        binned.time_bin_index,
+        binned.cell_x,
+        binned.cell_y,
+        binned.track_id
+
+),
+
+typed_vehicle_cells as (
+
+    select
+        vehicle_cells.*,
+        vehicles.vehicle_type
+    from vehicle_cells
     inner join vehicles
-        on points.recording_id = vehicles.recording_id
-        and points.track_id = vehicles.track_id
+        on vehicle_cells.recording_id = vehicles.recording_id
+        and vehicle_cells.track_id = vehicles.track_id
 
 ),
 
@@ -51,13 +85,13 @@ cells as (
         cell_x,
         cell_y,
         vehicle_type,
-        count(distinct track_id)::integer as n_vehicles,
-        count(*)::integer as n_positions,
-        avg(speed_kmh) as mean_speed_kmh,
-        sum(step_distance_m) as total_distance_m,
-        sum(step_time_s) as total_time_s,
+        count(*)::integer as n_vehicles,
+        sum(n_positions)::integer as n_positions,
+        sum(sum_speed_kmh) / sum(n_positions) as mean_speed_kmh,
+        sum(total_distance_m) as total_distance_m,
+        sum(total_time_s) as total_time_s,
         max(source_modified_at) as source_modified_at
-    from binned
+    from typed_vehicle_cells
     group by recording_id, time_bin_index, cell_x, cell_y, vehicle_type
 
 ),

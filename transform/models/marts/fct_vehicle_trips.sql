@@ -21,6 +21,7 @@ vehicles as (
 
 ),
 
+
 trip_measures as (
 
     select
@@ -101,12 +102,13 @@ final as (
     left join stop_totals
         on trip_measures.recording_id = stop_totals.recording_id
         and trip_measures.track_id = stop_totals.track_id
-    -- two index probes per vehicle instead of ordering every position
-    inner join points as entry_position
+    -- two index probes per vehicle instead of ordering every position (a
+    -- CTE referenced more than once would be materialised, not probed)
+    inner join {{ ref('fct_trajectory_points') }} as entry_position
         on trip_measures.recording_id = entry_position.recording_id
         and trip_measures.track_id = entry_position.track_id
         and trip_measures.first_frame_index = entry_position.frame_index
-    inner join points as exit_position
+    inner join {{ ref('fct_trajectory_points') }} as exit_position
         on trip_measures.recording_id = exit_position.recording_id
         and trip_measures.track_id = exit_position.track_id
         and trip_measures.last_frame_index = exit_position.frame_index
