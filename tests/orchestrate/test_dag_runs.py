@@ -9,6 +9,7 @@ plugins, `postgres:ensure`, tap-pneuma, target-postgres and the dbt project.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -25,7 +26,7 @@ import pytest
 import yaml
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW = Path(sys.executable).with_name("airflow")
@@ -119,22 +120,17 @@ class Sandbox:
 
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+def sandbox(
+    tmp_path_factory: pytest.TempPathFactory,
+    isolated_airflow_env: Callable[[Path], dict[str, str]],
+) -> Iterator[Sandbox]:
     """An Airflow home, metadata DB, PostgreSQL server and Meltano state of the tests' own."""
     work_dir = tmp_path_factory.mktemp("dag-runs")
     airflow_home = work_dir / "airflow"
-    airflow_home.mkdir()
     metadata_db = airflow_home / "airflow.db"
     tag = f"airflow_test_{os.getpid()}"
     env = {
-        **os.environ,
-        "MELTANO_PROJECT_ROOT": str(PROJECT_ROOT),
-        "AIRFLOW_HOME": str(airflow_home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{metadata_db}",
-        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(airflow_home / "logs"),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(airflow_home / "passwords.json"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "orchestrate" / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "false",
+        **isolated_airflow_env(airflow_home),
         # Settings of the postgres, target-postgres and dbt-postgres plugins (meltano.yml).
         "PNEUMA_PG_EMBEDDED": "true",
         "PNEUMA_PG_DATA_DIR": str(work_dir / "postgres"),
@@ -151,7 +147,11 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
         "PNEUMA_AIRFLOW_TASK_RETRY_DELAY_S": "1",
     }
     subprocess.run([str(AIRFLOW), "db", "migrate"], env=env, capture_output=True, check=True)
-    yield Sandbox(env=env, work_dir=work_dir, metadata_db=metadata_db)
+    # Meltano keeps a plugin's catalog and state in .meltano/run/<plugin>, one per project: two
+    # of these test sessions at once in one checkout would read each other's state. Take turns.
+    with (PROJECT_ROOT / ".meltano" / "dag-run-tests.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield Sandbox(env=env, work_dir=work_dir, metadata_db=metadata_db)
     subprocess.run([str(PNEUMA_POSTGRES), "stop"], env=env, capture_output=True, check=True)
     shutil.rmtree(work_dir / "postgres")
 
