@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from conftest import MeltanoProject
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SAMPLES_DIR = Path(
+    os.environ.get("PNEUMA_SAMPLES_DIR", PROJECT_ROOT.parent / "shared" / "data" / "pneuma-samples")
+)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DBT_VARS = yaml.safe_load((PROJECT_ROOT / "transform" / "dbt_project.yml").read_text())["vars"]
 ELT = ("run", "pneuma-elt")
 FIXED_FIELDS = 4
@@ -279,3 +283,36 @@ def test_failing_data_test_stops_downstream_models_and_fails_the_job(
         " to_regclass('analytics_marts.agg_traffic_grid') is not null"
     )
     assert built == [(True, False, False)]
+
+
+def test_real_sample_builds_on_the_epoch_timeline(meltano_project: MeltanoProject) -> None:
+    sample = SAMPLES_DIR / "sample.csv"
+    assert sample.is_file(), f"real pNEUMA sample not found at {sample}; set PNEUMA_SAMPLES_DIR"
+    vehicles = read_vehicles(sample)
+    meltano_project.files = [str(sample)]
+
+    # every data test passes on real data, or the circuit breaker fails the run
+    meltano_project.run_ok(*ELT)
+
+    assert meltano_project.query(
+        "select recording_id, has_nominal_start, recording_start_at, timeline_origin_at,"
+        " n_vehicles, n_positions from analytics_marts.dim_recordings"
+    ) == [("sample", False, None, EPOCH, len(vehicles), sum(len(v.time_s) for v in vehicles))]
+    assert dict(
+        meltano_project.query(
+            "select vehicle_type, count(*) from analytics_marts.dim_vehicles group by 1"
+        )
+    ) == dict(Counter(vehicle.vehicle_type for vehicle in vehicles))
+    trips = dict(
+        meltano_project.query(
+            "select track_id, path_length_m from analytics_marts.fct_vehicle_trips"
+        )
+    )
+    for vehicle in vehicles:
+        assert trips[vehicle.track_id] == pytest.approx(
+            path_length_m(vehicle), abs=STEP_ROUNDING_M * len(vehicle.time_s) + 1e-6
+        )
+    first_seen = min(min(vehicle.time_s) for vehicle in vehicles)
+    assert meltano_project.query(
+        "select min(observed_at) from analytics_marts.fct_trajectory_points"
+    ) == [(EPOCH + timedelta(seconds=first_seen),)]
