@@ -38,6 +38,12 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@pytest.fixture
+def unused_port() -> Callable[[], int]:
+    """`unused_port()` returns a loopback TCP port that nothing listens on."""
+    return _free_port
+
+
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerConfig]:
     """An embedded PostgreSQL 18 on a free port, deleted after the session."""

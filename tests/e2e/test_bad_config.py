@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from typing import TYPE_CHECKING
 
 from raw_tables import BATCHED_AT_SQL, EL, LATEST_COUNTS_SQL, expected
@@ -12,12 +11,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from conftest import MeltanoProject
-
-
-def _closed_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])  # nothing listens once the socket closes
 
 
 def _loaded(
@@ -30,11 +23,14 @@ def _loaded(
 
 
 def test_unreachable_database_fails_naming_host_and_port(
-    meltano_project: MeltanoProject, tmp_path: Path, generate_files: Callable[..., list[Path]]
+    meltano_project: MeltanoProject,
+    tmp_path: Path,
+    generate_files: Callable[..., list[Path]],
+    unused_port: Callable[[], int],
 ) -> None:
     before = _loaded(meltano_project, tmp_path, generate_files)
     generate_files(tmp_path / "in", "--files", "1", "--vehicles", "3", "--first-index", "4")
-    port = _closed_port()
+    port = unused_port()
     meltano_project.extra_env = {"PNEUMA_PG_PORT": str(port)}
 
     result = meltano_project.run(*EL)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -10,21 +9,16 @@ import psycopg
 import pytest
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from conftest import MeltanoProject
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_start_status_stop_a_fresh_embedded_server(
-    meltano_project: MeltanoProject, tmp_path: Path
+    meltano_project: MeltanoProject, tmp_path: Path, unused_port: Callable[[], int]
 ) -> None:
-    port = _free_port()
+    port = unused_port()
     data_dir = tmp_path / "pgdata"
     meltano_project.config = replace(
         meltano_project.config,
@@ -68,7 +62,7 @@ def test_ensure_with_wrong_password_fails_clearly(meltano_project: MeltanoProjec
 
 
 def test_prod_ensure_checks_the_external_server_and_starts_nothing(
-    meltano_project: MeltanoProject, tmp_path: Path
+    meltano_project: MeltanoProject, tmp_path: Path, unused_port: Callable[[], int]
 ) -> None:
     # In prod nothing embedded starts: a data dir that does not exist must stay absent.
     never_created = tmp_path / "must-not-exist"
@@ -77,7 +71,7 @@ def test_prod_ensure_checks_the_external_server_and_starts_nothing(
     reachable = meltano_project.run_ok("--environment", "prod", "invoke", "postgres:ensure")
     assert "External PostgreSQL 18" in reachable
 
-    port = _free_port()
+    port = unused_port()
     meltano_project.extra_env = {"PNEUMA_PG_PORT": str(port)}
     unreachable = meltano_project.run("--environment", "prod", "invoke", "postgres:ensure")
     assert unreachable.returncode != 0
