@@ -17,6 +17,7 @@ import socket
 import stat
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
 SYSTEM_USER = "pneuma_pg"
 CONNECT_TIMEOUT_S = 5
 START_TIMEOUT_S = 60
+# A busy port may be our own server that a concurrent `ensure` is starting: look again first.
+PORT_RECHECKS = 5
+PORT_RECHECK_DELAY_S = 0.5
 LOG_FILE_NAME = "server.log"
 
 # Server settings for a single-user bulk-loading warehouse on a laptop. synchronous_commit=off
@@ -275,6 +279,8 @@ class EmbeddedServer:
         else:
             self._prepare_filesystem()
         if _port_in_use(self.config.host, self.config.port):
+            if self._came_up_meanwhile():
+                return False
             msg = (
                 f"Cannot start the embedded PostgreSQL on {self.config.address}: the port is in "
                 "use by another program (set PNEUMA_PG_PORT to a free port)"
@@ -305,6 +311,14 @@ class EmbeddedServer:
             )
             raise PostgresError(msg)
         return True
+
+    def _came_up_meanwhile(self) -> bool:
+        """Whether our own server answers after all: another `ensure` may be starting it."""
+        for _ in range(PORT_RECHECKS):
+            if self.is_running():
+                return True
+            time.sleep(PORT_RECHECK_DELAY_S)
+        return False
 
     def stop(self) -> bool:
         """Stop the server (fast shutdown: open sessions are rolled back).
