@@ -30,8 +30,12 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pneuma_postgres.server import EmbeddedServer, ServerConfig
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / "benchmarks"
@@ -104,6 +108,28 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@contextlib.contextmanager
+def scratch_server(data_dir: Path) -> Iterator[ServerConfig]:
+    """A fresh embedded PostgreSQL cluster on a free port for one benchmark run, then deleted."""
+    config = ServerConfig(
+        host="127.0.0.1",
+        port=_free_port(),
+        user="postgres",
+        password=PASSWORD,
+        database="postgres",
+        data_dir=data_dir,
+        embedded=True,
+    )
+    server = EmbeddedServer(config)
+    with contextlib.suppress(Exception):
+        server.destroy()  # whatever a previous, interrupted run left behind
+    server.start()
+    try:
+        yield config
+    finally:
+        server.destroy()
+
+
 def generate(positions: int, seed: int) -> Path:
     """The benchmark file (generated once per size and seed, then reused)."""
     data_dir = WORK_DIR / f"data-{positions}-{seed}"
@@ -156,6 +182,7 @@ def copy_ceiling(config: ServerConfig, csv_path: Path, positions: int) -> LoadRe
             " lat_acc_ms2 double precision)"
         )
     with config.connect() as connection:
+        (backend_pid,) = connection.execute("select pg_backend_pid()").fetchone()
         connection.autocommit = False
         start = time.perf_counter()
         with (
@@ -168,8 +195,21 @@ def copy_ceiling(config: ServerConfig, csv_path: Path, positions: int) -> LoadRe
         connection.commit()
         wall_s = time.perf_counter() - start
         loaded = connection.execute("select count(*) from positions_copy").fetchone()
+        peak_mib = backend_peak_rss_mib(backend_pid)
     assert loaded == (positions,), f"COPY loaded {loaded}, expected {positions}"  # noqa: S101
-    return LoadResult("copy-ceiling", positions, wall_s, positions / wall_s)
+    return LoadResult("copy-ceiling", positions, wall_s, positions / wall_s, peak_mib)
+
+
+def backend_peak_rss_mib(pid: int) -> float | None:
+    """Peak RSS (VmHWM) of a server backend process, while its session is open."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:  # not Linux, or the server runs elsewhere
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return None
 
 
 def _fresh_database(config: ServerConfig, name: str) -> ServerConfig:
@@ -383,23 +423,10 @@ def main() -> int:
     file = generate(args.positions, args.seed)
     csv_path = file.with_suffix(".positions.csv")
     positions = flatten_to_csv(file, csv_path)
-    server = ServerConfig(
-        host="127.0.0.1",
-        port=_free_port(),
-        user="postgres",
-        password=PASSWORD,
-        database="bench_copy",
-        data_dir=WORK_DIR / "pgdata",
-        embedded=True,
-    )
-    embedded = EmbeddedServer(server)
-    with contextlib.suppress(Exception):
-        embedded.destroy()  # a fresh cluster for every run
-    embedded.start()
-    try:
-        _fresh_database(server, "bench_copy")
+    with scratch_server(WORK_DIR / "pgdata") as server:
+        copy_database = _fresh_database(server, "bench_copy")
         ceiling = min(
-            (copy_ceiling(server, csv_path, positions) for _ in range(args.repeat)),
+            (copy_ceiling(copy_database, csv_path, positions) for _ in range(args.repeat)),
             key=lambda result: result.wall_s,
         )
         print(f"{file.name}: {positions:,} positions, {file.stat().st_size / 2**20:.0f} MiB")
@@ -430,8 +457,6 @@ def main() -> int:
                 f"target alone {stages['target_alone_positions_per_s']:>12,.0f} positions/s "
                 f"(profile: {stages['target_profile']})"
             )
-    finally:
-        embedded.destroy()
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(

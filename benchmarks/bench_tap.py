@@ -56,7 +56,7 @@ def measure(tap: str, command: list[str], config_path: Path, generated: object) 
     """Run one tap on one config, output to /dev/null; time it and read its peak RSS."""
     with Path(os.devnull).open("wb") as devnull:
         started = time.perf_counter()
-        process = subprocess.Popen(  # noqa: S603 - fixed command lines
+        process = subprocess.Popen(
             [*command, "--config", str(config_path)],
             stdout=devnull,
             stderr=subprocess.PIPE,
@@ -86,10 +86,19 @@ def measure(tap: str, command: list[str], config_path: Path, generated: object) 
 def main() -> int:
     """Generate the files, run both taps on each, print and save the results."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[500_000, 2_000_000],
-                        help="positions per generated file (default: 500000 2000000)")
-    parser.add_argument("--naive-max", type=int, default=None,
-                        help="skip the naive tap above this many positions (default: never)")
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[500_000, 2_000_000],
+        help="positions per generated file (default: 500000 2000000)",
+    )
+    parser.add_argument(
+        "--naive-max",
+        type=int,
+        default=None,
+        help="skip the naive tap above this many positions (default: never)",
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results path")
@@ -110,8 +119,10 @@ def main() -> int:
             results.append(result)
             sys.stdout.write(f"  measured {tap} on {result.positions:,} positions\n")
 
-    header = (f"{'tap':<28}{'positions':>12}{'MB':>8}{'wall s':>9}{'cpu s':>8}"
-              f"{'pos/s':>12}{'pos/cpu-s':>12}{'peak RSS MiB':>14}")
+    header = (
+        f"{'tap':<28}{'positions':>12}{'MB':>8}{'wall s':>9}{'cpu s':>8}"
+        f"{'pos/s':>12}{'pos/cpu-s':>12}{'peak RSS MiB':>14}"
+    )
     lines = [header, "-" * len(header)]
     lines += [
         f"{r.tap:<28}{r.positions:>12,}{r.file_bytes / 1e6:>8.0f}{r.wall_s:>9.2f}{r.cpu_s:>8.2f}"
@@ -128,20 +139,26 @@ def main() -> int:
     sys.stdout.write("\n".join(lines) + "\n")
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
-        "benchmark": "tap alone, Singer messages to /dev/null, one CPU core",
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(),
-            "load_average_1m": os.getloadavg()[0],
-            "python": platform.python_version(),
-            "singer_sdk": metadata.version("singer-sdk"),
-        },
-        "results": [asdict(r) for r in results],
-        "speedup_vs_naive": ratios,
-    }, indent=2) + "\n")
+    args.out.write_text(
+        json.dumps(
+            {
+                "benchmark": "tap alone, Singer messages to /dev/null, one CPU core",
+                "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "machine": {
+                    "platform": platform.platform(),
+                    "processor": platform.processor() or platform.machine(),
+                    "cpu_count": os.cpu_count(),
+                    "load_average_1m": os.getloadavg()[0],
+                    "python": platform.python_version(),
+                    "singer_sdk": metadata.version("singer-sdk"),
+                },
+                "results": [asdict(r) for r in results],
+                "speedup_vs_naive": ratios,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     sys.stdout.write(f"results written to {args.out}\n")
     return 0
 

@@ -22,7 +22,6 @@ Prints a table and writes JSON.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
@@ -36,11 +35,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench_load import _free_port, _fresh_database, loaded_positions, meltano_env
-from pneuma_postgres.server import EmbeddedServer, ServerConfig
+from bench_load import _fresh_database, loaded_positions, meltano_env, scratch_server
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from pneuma_postgres.server import ServerConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / "benchmarks"
@@ -310,21 +310,8 @@ def main() -> int:
     # the machine is shared: the load average says how noisy the timings are
     load_average_before = os.getloadavg()
     data_dir, n_files = generate(args.files, args.positions_per_file, args.seed)
-    server = ServerConfig(
-        host="127.0.0.1",
-        port=_free_port(),
-        user="postgres",
-        password=PASSWORD,
-        database="postgres",
-        data_dir=WORK_DIR / "pgdata",
-        embedded=True,
-    )
-    embedded = EmbeddedServer(server)
-    with contextlib.suppress(Exception):
-        embedded.destroy()  # a fresh cluster for every run
-    embedded.start()
     timings: list[Timing] = []
-    try:
+    with scratch_server(WORK_DIR / "pgdata") as server:
         config = _fresh_database(server, DATABASE)
         env = meltano_env(config, [str(data_dir)], WORK_DIR / "meltano-run")
         load_s = run_checked(
@@ -361,8 +348,6 @@ def main() -> int:
 
         timings += expansion_timings(config, positions)
         timings += query_timings(config, args.repeat)
-    finally:
-        embedded.destroy()
 
     baseline = next(t for t in timings if t.name.startswith("baseline"))
     measured = next(t for t in timings if "step values" in t.name)

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
-
 from tap_pneuma.files import resolve_files
 from tap_pneuma.parsing import RecordingParser
 
@@ -55,8 +54,15 @@ class PositionsStream(Stream):
             parser = RecordingParser(source.uri)
             for row in parser.rows(source.iter_lines()):
                 for frame, values in enumerate(
-                    zip(row.time_s, row.lat, row.lon, row.speed_kmh, row.lon_acc_ms2,
-                        row.lat_acc_ms2)
+                    zip(
+                        row.time_s,
+                        row.lat,
+                        row.lon,
+                        row.speed_kmh,
+                        row.lon_acc_ms2,
+                        row.lat_acc_ms2,
+                        strict=True,
+                    )
                 ):
                     yield {
                         "recording_id": recording_id,
