@@ -68,8 +68,8 @@ orchestrate/schedules.json: meltano.yml | $(STAMP)
 airflow: install orchestrate/schedules.json  ## Airflow UI+scheduler on http://localhost:8080 (login: admin; password printed on first start)
 	$(MELTANO) invoke airflow:standalone
 
-bench: install  ## load benchmark: COPY ceiling vs meltano run tap-pneuma target-postgres
-	$(BIN)/python benchmarks/bench_load.py
+bench: install  ## every stage at 0.5, 2 and 5 M positions vs the COPY ceiling: benchmarks/results/pipeline.*
+	$(BIN)/python benchmarks/bench_pipeline.py $(BENCH_OPTIONS)
 
 status:  ## is the embedded PostgreSQL running, and its connection URL
 	$(MELTANO) invoke postgres:status
