@@ -26,7 +26,7 @@ export VIRTUAL_ENV := $(abspath $(VENV))
 INSTALL_INPUTS := pyproject.toml meltano.yml $(wildcard plugins/requirements/*.txt) \
 	$(wildcard tap-pneuma/pyproject.toml) $(wildcard plugins/*/pyproject.toml)
 
-.PHONY: help install run test bench stop status clean airflow
+.PHONY: help install run test lint bench stop status clean airflow
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -57,9 +57,14 @@ run: install  ## load demo data (or TAP_PNEUMA_FILES) into the embedded PostgreS
 	$(MELTANO) run pneuma-elt; \
 	echo; $(MELTANO) --log-level=warning invoke postgres:summary
 
-test: install  ## the whole test suite
+test: install lint  ## the whole test suite
 	$(MELTANO) test airflow  # tests/orchestrate, in the Airflow plugin's venv
 	$(BIN)/python -m pytest tap-pneuma/tests tests/
+
+lint: install  ## ruff on the project and on tap-pneuma (each its own config), Airflow 3 rules on the DAGs
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	cd tap-pneuma && ../$(BIN)/ruff check . && ../$(BIN)/ruff format --check .
+	$(BIN)/ruff check --preview --select AIR3 orchestrate
 
 # The DAG generator reads this cache of `meltano schedule list`, never Meltano itself.
 orchestrate/schedules.json: meltano.yml | $(STAMP)
