@@ -10,7 +10,8 @@
           (~200 positions, a few seconds of one vehicle) span a few metres and
           seconds: the ranges are tight, and inserting costs next to nothing
           (a btree on lat, lon took 5 times longer to maintain, see
-          benchmarks/bench_transform.py). -#}
+          benchmarks/bench_transform.py);
+        - the rows of one run: BRIN on dbt_invocation_id (rows_written_by_this_run). -#}
     {%- set relation = this.schema ~ '.' ~ this.identifier -%}
     do $$
     declare
@@ -22,6 +23,8 @@
             create unique index on {{ relation }} (recording_id, track_id, frame_index);
             create index on {{ relation }} using brin (lat, lon, observed_at)
                 with (pages_per_range = 4);
+            -- the data tests read only the rows of this run
+            create index on {{ relation }} using brin (dbt_invocation_id);
         end if;
         for brin_index in
             select index_list.indexrelid::regclass

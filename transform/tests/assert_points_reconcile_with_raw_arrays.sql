@@ -3,7 +3,25 @@
 -- here from the source itself rather than through staging. With the unique
 -- index on (recording_id, track_id, frame_index), count = n, min = 0 and
 -- max = n - 1 mean the frames are exactly 0 .. n - 1.
+-- Checked: the recordings whose points this run wrote, plus any raw recording
+-- with no points at all (an index probe each); test_all_rows or `dbt test`: all.
 with
+
+checked_recordings as (
+
+    select distinct recording_id
+    from {{ ref('fct_trajectory_points') }}
+    where {{ rows_written_by_this_run() }}
+    union
+    select raw_recordings.recording_id::text
+    from {{ source('pneuma', 'recordings') }} as raw_recordings
+    where not exists (
+        select 1
+        from {{ ref('fct_trajectory_points') }} as stored
+        where stored.recording_id = raw_recordings.recording_id::text
+    )
+
+),
 
 raw_trajectories as (
 
@@ -12,7 +30,11 @@ raw_trajectories as (
         raw_rows.track_id::integer as track_id,
         cardinality(raw_rows.time_s)::bigint as n_positions
     from {{ source('pneuma', 'trajectories') }} as raw_rows
-    where raw_rows._sdc_modified_at = (
+    where
+        {% if not tests_all_rows() -%}
+        raw_rows.recording_id::text in (select recording_id from checked_recordings) and
+        {% endif -%}
+        raw_rows._sdc_modified_at = (
         select max(versions._sdc_modified_at)
         from {{ source('pneuma', 'trajectories') }} as versions
         where versions.recording_id = raw_rows.recording_id
@@ -29,6 +51,7 @@ fact_points as (
         min(frame_index) as first_frame,
         max(frame_index) + 1 as frame_span
     from {{ ref('fct_trajectory_points') }}
+    where {{ rows_written_by_this_run() }}
     group by recording_id, track_id
 
 )

@@ -1,5 +1,5 @@
 -- Each position of a vehicle comes strictly after the one before it; only a
--- vehicle's first position has no step.
+-- vehicle's first position has no step. Rows of this run only (test_all_rows: all).
 select
     recording_id,
     track_id,
@@ -8,5 +8,5 @@ select
     step_time_s
 from {{ ref('fct_trajectory_points') }}
 where
-    (frame_index = 0) <> (step_time_s is null)
-    or step_time_s <= 0
+    {{ rows_written_by_this_run() }}
+    and ((frame_index = 0) <> (step_time_s is null) or step_time_s <= 0)

@@ -140,7 +140,10 @@ final as (
         recordings.timeline_origin_at
             + (cells.time_bin_index + 1) * {{ var('time_bin_s') }} * interval '1 second'
             as bin_end_at,
-        cells.source_modified_at
+        cells.source_modified_at,
+
+        ---------- audit
+        {{ dbt_invocation_id_column() }}
 
     from cells
     inner join recordings

@@ -40,7 +40,10 @@ final as (
         ---------- timestamps
         recordings.timeline_origin_at + stops.start_time_s * interval '1 second' as started_at,
         recordings.timeline_origin_at + stops.end_time_s * interval '1 second' as ended_at,
-        recordings.source_modified_at
+        recordings.source_modified_at,
+
+        ---------- audit
+        {{ dbt_invocation_id_column() }}
 
     from stops
     inner join recordings

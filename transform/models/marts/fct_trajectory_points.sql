@@ -36,7 +36,10 @@ final as (
 
         ---------- timestamps
         recordings.timeline_origin_at + points.time_s * interval '1 second' as observed_at,
-        recordings.source_modified_at
+        recordings.source_modified_at,
+
+        ---------- audit
+        {{ dbt_invocation_id_column() }}
 
     from points
     inner join recordings

@@ -93,7 +93,10 @@ final as (
         ---------- timestamps
         trip_measures.entered_at,
         trip_measures.exited_at,
-        trip_measures.source_modified_at
+        trip_measures.source_modified_at,
+
+        ---------- audit
+        {{ dbt_invocation_id_column() }}
 
     from trip_measures
     inner join vehicles

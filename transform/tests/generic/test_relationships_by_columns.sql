@@ -1,8 +1,15 @@
 {% test relationships_by_columns(model, columns, to, to_columns) %}
 
--- rows of the child whose composite key has no parent row
+-- rows of the child whose composite key has no parent row; {{ model }} may be
+-- an aliased subquery (a `where` config, rows_written_by_this_run), hence the CTE
+with child as (
+
+    select * from {{ model }}
+
+)
+
 select child.*
-from {{ model }} as child
+from child
 where not exists (
     select 1
     from {{ to }} as parent
