@@ -261,6 +261,71 @@ def test_rerun_rebuilds_only_the_changed_recording(
     ) == [(0,)]
 
 
+def test_data_tests_check_only_the_rows_this_run_wrote(
+    loaded: tuple[MeltanoProject, list[Path]],
+    tmp_path: Path,
+    generate_files: Callable[..., list[Path]],
+) -> None:
+    project, paths = loaded
+    speed_test = "within_range_fct_trajectory_points_speed_kmh"
+    unchanged_id = paths[1].name.split(".")[0]
+    # an old row goes bad behind dbt's back: no run writes it again
+    project.query(
+        "update analytics_marts.fct_trajectory_points set speed_kmh = 999"
+        " where recording_id = %s and track_id = 1 and frame_index = 0 returning 1",
+        (unchanged_id,),
+    )
+    written_by = "select distinct dbt_invocation_id from analytics_marts.fct_trajectory_points"
+    (first_run,) = project.query(written_by)
+
+    # nothing changed: the run writes no rows, so its tests (the reconciliation with the raw
+    # arrays included) check none and pass
+    project.run_ok(*ELT)
+    assert project.query(written_by) == [first_run]
+
+    # test_all_rows tests the whole tables and finds the old row
+    result = project.run("invoke", "dbt-postgres:build", "--vars", "{test_all_rows: true}")
+    assert result.returncode != 0
+    assert f"FAIL 1 {speed_test}" in result.stdout
+    # and so does a plain `dbt test`: it writes nothing, so it tests everything
+    result = project.run("invoke", "dbt-postgres:test", "--select", "fct_trajectory_points")
+    assert result.returncode != 0
+    assert f"FAIL 1 {speed_test}" in result.stdout
+
+    # a changed recording with a bad position: rebuilt in this run, so its rows are tested;
+    # exactly one failing row, the new one (the old bad row is still not tested)
+    changed = paths[0]
+    (replacement,) = generate_files(
+        tmp_path / "other", "--files", "1", "--vehicles", "5", "--seed", "9"
+    )
+    header, first_row, *other_rows = replacement.read_text(encoding="ascii").splitlines(
+        keepends=True
+    )
+    fields = first_row.split("; ")
+    fields[FIXED_FIELDS + 2] = "999.0000"  # the first position's speed, km/h
+    changed.write_text("".join([header, "; ".join(fields), *other_rows]), encoding="ascii")
+    stat = changed.stat()
+    os.utime(changed, (stat.st_atime + 60, stat.st_mtime + 60))
+
+    result = project.run(*ELT)
+
+    assert result.returncode != 0
+    assert f"FAIL 1 {speed_test}" in result.stdout
+    changed_id = changed.name.split(".")[0]
+    runs = dict(
+        project.query(
+            "select recording_id, min(dbt_invocation_id)"
+            " from analytics_marts.fct_trajectory_points group by 1"
+        )
+    )
+    assert runs[unchanged_id] == first_run[0]
+    assert runs[changed_id] != first_run[0]
+    assert project.query(
+        "select count(*) from analytics_marts.fct_trajectory_points where speed_kmh > %s",
+        (DBT_VARS["max_speed_kmh"],),
+    ) == [(2,)]
+
+
 def test_failing_data_test_stops_downstream_models_and_fails_the_job(
     meltano_project: MeltanoProject,
     tmp_path: Path,
