@@ -24,18 +24,13 @@ import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from pneuma_postgres.server import EmbeddedServer, ServerConfig
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
+from pneuma_postgres.server import ServerConfig, scratch_server
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / "benchmarks"
@@ -100,34 +95,6 @@ class LoadResult:
     peak_rss_mib: float | None = None
     ratio_to_copy: float | None = None
     env: dict[str, str] = field(default_factory=dict)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextlib.contextmanager
-def scratch_server(data_dir: Path) -> Iterator[ServerConfig]:
-    """A fresh embedded PostgreSQL cluster on a free port for one benchmark run, then deleted."""
-    config = ServerConfig(
-        host="127.0.0.1",
-        port=_free_port(),
-        user="postgres",
-        password=PASSWORD,
-        database="postgres",
-        data_dir=data_dir,
-        embedded=True,
-    )
-    server = EmbeddedServer(config)
-    with contextlib.suppress(Exception):
-        server.destroy()  # whatever a previous, interrupted run left behind
-    server.start()
-    try:
-        yield config
-    finally:
-        server.destroy()
 
 
 def generate(positions: int, seed: int) -> Path:
@@ -423,7 +390,7 @@ def main() -> int:
     file = generate(args.positions, args.seed)
     csv_path = file.with_suffix(".positions.csv")
     positions = flatten_to_csv(file, csv_path)
-    with scratch_server(WORK_DIR / "pgdata") as server:
+    with scratch_server(WORK_DIR / "pgdata", PASSWORD) as server:
         copy_database = _fresh_database(server, "bench_copy")
         ceiling = min(
             (copy_ceiling(copy_database, csv_path, positions) for _ in range(args.repeat)),

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from bench_load import (
     BIN,
+    PASSWORD,
     ROOT,
     _dump_config,
     _fresh_database,
@@ -42,10 +43,9 @@ from bench_load import (
     measured,
     meltano_env,
     meltano_load,
-    scratch_server,
 )
 from bench_tap import TAPS, measure
-from pneuma_postgres.server import ServerConfig
+from pneuma_postgres.server import ServerConfig, scratch_server
 from tap_pneuma.synthetic import generate_files
 
 BENCH_DIR = ROOT / "benchmarks"
@@ -225,7 +225,7 @@ def main() -> int:
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     results: list[StageResult] = []
     started = time.perf_counter()
-    with scratch_server(WORK_DIR / "pgdata") as server:
+    with scratch_server(WORK_DIR / "pgdata", PASSWORD) as server:
         for size in sorted(args.sizes):
             data_dir = WORK_DIR / f"data-{size}-{args.seed}"
             (generated,) = generate_files(

@@ -35,21 +35,19 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench_load import _fresh_database, loaded_positions, meltano_env, scratch_server
+from bench_load import BIN, PASSWORD, ROOT, _fresh_database, loaded_positions, meltano_env
+from pneuma_postgres.server import scratch_server
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from pneuma_postgres.server import ServerConfig
 
-ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / "benchmarks"
 WORK_DIR = BENCH_DIR / ".work" / "bench_transform"
 DEFAULT_OUT = BENCH_DIR / "results" / "bench_transform.json"
-BIN = ROOT / ".venv" / "bin"
 DBT = ROOT / ".meltano" / "utilities" / "dbt-postgres" / "venv" / "bin" / "dbt"
 TRANSFORM = ROOT / "transform"
-PASSWORD = "bench"  # noqa: S105 - throwaway local server
 DATABASE = "bench_transform"
 M_PER_DEG_LAT = 111_195.0
 BOX_HALF_SIDE_M = 50.0
@@ -311,7 +309,7 @@ def main() -> int:
     load_average_before = os.getloadavg()
     data_dir, n_files = generate(args.files, args.positions_per_file, args.seed)
     timings: list[Timing] = []
-    with scratch_server(WORK_DIR / "pgdata") as server:
+    with scratch_server(WORK_DIR / "pgdata", PASSWORD) as server:
         config = _fresh_database(server, DATABASE)
         env = meltano_env(config, [str(data_dir)], WORK_DIR / "meltano-run")
         load_s = run_checked(

@@ -11,14 +11,13 @@ import hashlib
 import json
 import os
 import re
-import socket
 import subprocess
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from pneuma_postgres.server import EmbeddedServer, ServerConfig
+from pneuma_postgres.server import ServerConfig, free_loopback_port, scratch_server
 from psycopg import sql
 
 if TYPE_CHECKING:
@@ -32,34 +31,17 @@ MELTANO_TIMEOUT_S = 900
 TEST_PASSWORD = "pneuma-test"  # noqa: S105 - throwaway password of a throwaway local server
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def unused_port() -> Callable[[], int]:
     """`unused_port()` returns a loopback TCP port that nothing listens on."""
-    return _free_port
+    return free_loopback_port
 
 
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerConfig]:
     """An embedded PostgreSQL 18 on a free port, deleted after the session."""
-    config = ServerConfig(
-        host="127.0.0.1",
-        port=_free_port(),
-        user="postgres",
-        password=TEST_PASSWORD,
-        database="postgres",
-        data_dir=tmp_path_factory.mktemp("postgres") / "data",
-        embedded=True,
-    )
-    server = EmbeddedServer(config)
-    server.start()
-    yield config
-    server.destroy()
+    with scratch_server(tmp_path_factory.mktemp("postgres") / "data", TEST_PASSWORD) as config:
+        yield config
 
 
 def _database_name(node_name: str) -> str:

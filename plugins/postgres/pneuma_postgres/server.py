@@ -26,7 +26,7 @@ import psycopg
 from psycopg import sql
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
 
 # When run as root, PostgreSQL refuses to start, so it runs as this unprivileged system user.
 SYSTEM_USER = "pneuma_pg"
@@ -374,6 +374,35 @@ def check_reachable(config: ServerConfig) -> str:
     with config.connect() as connection:
         row = connection.execute("show server_version").fetchone()
     return str(row[0]) if row else "unknown"
+
+
+def free_loopback_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def scratch_server(data_dir: Path, password: str) -> Iterator[ServerConfig]:
+    """A throwaway embedded server on a free loopback port (tests, benchmarks), deleted after."""
+    config = ServerConfig(
+        host="127.0.0.1",
+        port=free_loopback_port(),
+        user="postgres",
+        password=password,
+        database="postgres",
+        data_dir=data_dir,
+        embedded=True,
+    )
+    server = EmbeddedServer(config)
+    with contextlib.suppress(PostgresError):
+        server.destroy()  # whatever an interrupted earlier run left in data_dir
+    server.start()
+    try:
+        yield config
+    finally:
+        server.destroy()
 
 
 def _port_in_use(host: str, port: int) -> bool:
