@@ -61,9 +61,10 @@ test: install lint  ## the whole test suite
 	$(MELTANO) test airflow  # tests/orchestrate, in the Airflow plugin's venv
 	$(BIN)/python -m pytest tap-pneuma/tests tests/
 
-lint: install  ## ruff on the project and on tap-pneuma (each its own config), Airflow 3 rules on the DAGs
+lint: install  ## ruff on the project and on tap-pneuma (each its own config), mypy on tap-pneuma, Airflow 3 rules on the DAGs
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 	cd tap-pneuma && ../$(BIN)/ruff check . && ../$(BIN)/ruff format --check .
+	cd tap-pneuma && ../$(BIN)/mypy  # files and settings: tap-pneuma/pyproject.toml
 	$(BIN)/ruff check --preview --select AIR3 orchestrate
 
 # The DAG generator reads this cache of `meltano schedule list`, never Meltano itself.
