@@ -26,7 +26,7 @@ export VIRTUAL_ENV := $(abspath $(VENV))
 INSTALL_INPUTS := pyproject.toml meltano.yml $(wildcard plugins/requirements/*.txt) \
 	$(wildcard tap-pneuma/pyproject.toml) $(wildcard plugins/*/pyproject.toml)
 
-.PHONY: help install run test lint bench stop status clean airflow
+.PHONY: help install run test lint bench stop status clean airflow dist
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -61,10 +61,25 @@ test: install lint  ## the whole test suite
 	$(MELTANO) test airflow  # tests/orchestrate, in the Airflow plugin's venv
 	$(BIN)/python -m pytest tap-pneuma/tests tests/
 
-lint: install  ## ruff on the project and on tap-pneuma (each its own config), Airflow 3 rules on the DAGs
+lint: install  ## ruff on the project and on tap-pneuma (each its own config), mypy on tap-pneuma, Airflow 3 rules on the DAGs
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 	cd tap-pneuma && ../$(BIN)/ruff check . && ../$(BIN)/ruff format --check .
+	cd tap-pneuma && ../$(BIN)/mypy  # files and settings: tap-pneuma/pyproject.toml
 	$(BIN)/ruff check --preview --select AIR3 orchestrate
+
+# tap-pneuma's sdist and wheel, as published (its README: "Releasing"). A release version (from a
+# tap-pneuma-vX.Y.Z tag) needs its CHANGELOG entry. The tests build elsewhere with TAP_DIST/TAP_SRC.
+TAP_SRC ?= tap-pneuma
+TAP_DIST ?= tap-pneuma/dist
+dist: install  ## build tap-pneuma's sdist and wheel into tap-pneuma/dist and check them with twine
+	rm -rf $(TAP_DIST)
+	$(UV) build $(TAP_SRC) --out-dir $(TAP_DIST) --build-constraint tap-pneuma/build-constraints.txt
+	$(BIN)/twine check --strict $(TAP_DIST)/*.tar.gz $(TAP_DIST)/*.whl
+	@version=$$(basename $(TAP_DIST)/*.whl | cut -d- -f2); \
+	if [[ $$version != *dev* ]] && ! grep -q "^## \[$$version\]" $(TAP_SRC)/CHANGELOG.md; then \
+		echo "$(TAP_SRC)/CHANGELOG.md: no '## [$$version]' entry for release $$version" >&2; \
+		rm -rf $(TAP_DIST); exit 1; \
+	fi
 
 # The DAG generator reads this cache of `meltano schedule list`, never Meltano itself.
 orchestrate/schedules.json: meltano.yml | $(STAMP)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import pytest
 from pneuma_postgres.server import ServerConfig, free_loopback_port, scratch_server
 from psycopg import sql
+from real_samples import samples_dir  # noqa: F401 - the fixture, one setting for both suites
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence

@@ -117,7 +117,7 @@ class PneumaFileStream(Stream):
         return self.sources.partitions
 
     @override
-    def get_replication_key_signpost(self, context: Context | None) -> None:
+    def get_replication_key_signpost(self, context: Context | None = None) -> None:
         """No signpost: a bookmark is a file's own mtime, even one in the future."""
         return
 

@@ -18,7 +18,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from tap_pneuma.parsing import FileFormatError
 
@@ -122,8 +122,9 @@ class SourceFile:
                     raw = stack.enter_context(self.filesystem.open(self.path, "rb"))
                 if self.member is not None:
                     archive = stack.enter_context(zipfile.ZipFile(raw))
-                    member = stack.enter_context(archive.open(self.member))
-                    raw = stack.enter_context(io.BufferedReader(member, READ_BUFFER_BYTES))  # type: ignore[arg-type]
+                    # typeshed says IO[bytes]; it is a ZipExtFile, a buffered stream
+                    member = cast("zipfile.ZipExtFile", archive.open(self.member))
+                    raw = stack.enter_context(io.BufferedReader(member, READ_BUFFER_BYTES))
                 if self.is_gzip:
                     raw = stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb"))  # type: ignore[assignment]
             except FileNotFoundError:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import io
 import itertools
 import math
 import random
@@ -257,7 +258,7 @@ def generate_files(
         # mtime=0 keeps gzip output byte-identical between runs
         with (
             gzip.GzipFile(path, "wb", mtime=0) if compress else path.open("wb") as binary,
-            _text(binary) as out,
+            io.TextIOWrapper(binary, encoding="ascii", newline="\n") as out,
         ):
             n_vehicles, n_points = write_recording(
                 out,
@@ -268,12 +269,6 @@ def generate_files(
             )
         written.append(GeneratedFile(path, n_vehicles, n_points))
     return written
-
-
-def _text(binary: object) -> TextIO:
-    import io  # noqa: PLC0415
-
-    return io.TextIOWrapper(binary, encoding="ascii", newline="\n", write_through=False)  # type: ignore[arg-type]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+from real_samples import samples_dir
 
 from tap_pneuma.synthetic import GeneratedFile, generate_files
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-# the real samples live beside the repository and are never copied into it
-SAMPLES_DIR = Path(
-    os.environ.get("PNEUMA_SAMPLES_DIR", REPO_ROOT.parent / "shared" / "data" / "pneuma-samples")
-)
+if TYPE_CHECKING:
+    from pathlib import Path
 
-
-@pytest.fixture(scope="session")
-def samples_dir() -> Path:
-    """Directory of the real pNEUMA samples (``PNEUMA_SAMPLES_DIR`` overrides it)."""
-    if not (SAMPLES_DIR / "sample.csv").is_file():
-        pytest.fail(
-            f"real pNEUMA samples not found in {SAMPLES_DIR}; set PNEUMA_SAMPLES_DIR",
-            pytrace=False,
-        )
-    return SAMPLES_DIR
+__all__ = ["samples_dir"]  # a fixture: pytest finds it by its name in the conftest
 
 
 @pytest.fixture(scope="session")

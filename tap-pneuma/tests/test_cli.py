@@ -73,14 +73,16 @@ def test_generator_is_deterministic_and_names_files_by_the_scheme(
 ) -> None:
     args = ["--files", "2", "--vehicles", "3", "--seed", "9"]
     assert main([str(tmp_path / "a"), *args]) == 0
+    assert main([str(tmp_path / "again"), *args]) == 0
     assert main([str(tmp_path / "b"), *args, "--gzip"]) == 0
     assert main([str(tmp_path / "c"), *args, "--seed", "10"]) == 0
     printed = capsys.readouterr().out
     assert "20181024_d1_0830_0900.csv\t3 vehicles" in printed
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
     assert names == ["20181024_d1_0830_0900.csv", "20181024_d2_0830_0900.csv"]
+    for name in names:
+        assert (tmp_path / "again" / name).read_bytes() == (tmp_path / "a" / name).read_bytes()
     first = (tmp_path / "a" / names[0]).read_bytes()
-    assert first == (tmp_path / "a" / names[0]).read_bytes()
     import gzip  # noqa: PLC0415
 
     assert gzip.decompress((tmp_path / "b" / (names[0] + ".gz")).read_bytes()) == first

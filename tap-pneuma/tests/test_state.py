@@ -88,7 +88,7 @@ def test_each_file_is_parsed_once_for_all_three_streams(
     passes: list[str] = []
 
     class CountingParser(RecordingParser):
-        def rows(self, lines):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
+        def rows(self, lines):  # noqa: ANN001, ANN202
             passes.append(self.source)
             return super().rows(lines)
 

@@ -27,9 +27,6 @@ if TYPE_CHECKING:
     from conftest import MeltanoProject
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SAMPLES_DIR = Path(
-    os.environ.get("PNEUMA_SAMPLES_DIR", PROJECT_ROOT.parent / "shared" / "data" / "pneuma-samples")
-)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DBT_VARS = yaml.safe_load((PROJECT_ROOT / "transform" / "dbt_project.yml").read_text())["vars"]
 ELT = ("run", "pneuma-elt")
@@ -350,9 +347,10 @@ def test_failing_data_test_stops_downstream_models_and_fails_the_job(
     assert built == [(True, False, False)]
 
 
-def test_real_sample_builds_on_the_epoch_timeline(meltano_project: MeltanoProject) -> None:
-    sample = SAMPLES_DIR / "sample.csv"
-    assert sample.is_file(), f"real pNEUMA sample not found at {sample}; set PNEUMA_SAMPLES_DIR"
+def test_real_sample_builds_on_the_epoch_timeline(
+    samples_dir: Path, meltano_project: MeltanoProject
+) -> None:
+    sample = samples_dir / "sample.csv"
     vehicles = read_vehicles(sample)
     meltano_project.files = [str(sample)]
 
