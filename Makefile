@@ -26,7 +26,7 @@ export VIRTUAL_ENV := $(abspath $(VENV))
 INSTALL_INPUTS := pyproject.toml meltano.yml $(wildcard plugins/requirements/*.txt) \
 	$(wildcard tap-pneuma/pyproject.toml) $(wildcard plugins/*/pyproject.toml)
 
-.PHONY: help install run test lint bench stop status clean airflow dist
+.PHONY: help install run test lint sqlfix bench stop status clean airflow dist
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -55,17 +55,21 @@ run: install  ## load demo data (or TAP_PNEUMA_FILES) into the embedded PostgreS
 		echo "Loading TAP_PNEUMA_FILES=$$TAP_PNEUMA_FILES"; \
 	fi; \
 	$(MELTANO) run pneuma-elt; \
-	echo; $(MELTANO) --log-level=warning invoke postgres:summary
+	echo; $(MELTANO) --log-level=warning invoke postgres summary
 
 test: install lint  ## the whole test suite
 	$(MELTANO) test airflow  # tests/orchestrate, in the Airflow plugin's venv
 	$(BIN)/python -m pytest tap-pneuma/tests tests/
 
-lint: install  ## ruff on the project and on tap-pneuma (each its own config), mypy on tap-pneuma, Airflow 3 rules on the DAGs
+lint: install  ## ruff on the project and on tap-pneuma (each its own config), mypy on tap-pneuma, Airflow 3 rules on the DAGs, sqlfluff on transform/
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 	cd tap-pneuma && ../$(BIN)/ruff check . && ../$(BIN)/ruff format --check .
 	cd tap-pneuma && ../$(BIN)/mypy  # files and settings: tap-pneuma/pyproject.toml
 	$(BIN)/ruff check --preview --select AIR3 orchestrate
+	cd transform && ../$(BIN)/sqlfluff lint models tests
+
+sqlfix: install  ## apply sqlfluff's fixes to transform/ (then review the diff)
+	cd transform && ../$(BIN)/sqlfluff fix models tests
 
 # tap-pneuma's sdist and wheel, as published (its README: "Releasing"). A release version (from a
 # tap-pneuma-vX.Y.Z tag) needs its CHANGELOG entry. The tests build elsewhere with TAP_DIST/TAP_SRC.
@@ -92,10 +96,10 @@ bench: install  ## every stage at 0.5, 2 and 5 M positions vs the COPY ceiling: 
 	$(BIN)/python benchmarks/bench_pipeline.py $(BENCH_OPTIONS)
 
 status:  ## is the embedded PostgreSQL running, and its connection URL
-	$(MELTANO) invoke postgres:status
+	$(MELTANO) invoke postgres status
 
 stop:  ## stop the embedded PostgreSQL (data stays in .meltano/postgres)
-	@if [ -x $(MELTANO) ]; then $(MELTANO) invoke postgres:stop; fi
+	@if [ -x $(MELTANO) ]; then $(MELTANO) invoke postgres stop; fi
 
 clean: stop  ## stop the server and delete .venv, .meltano (the embedded database too) and demo data
 	rm -rf $(VENV) .meltano $(DEMO_DIR) benchmarks/.work

@@ -1,6 +1,6 @@
 """Shared fixtures: a real embedded PostgreSQL 18 for the session, a scratch database per test.
 
-Nothing here mocks the database: the server is the one `meltano invoke postgres:start` runs
+Nothing here mocks the database: the server is the one `meltano invoke postgres start` runs
 (plugins/postgres), started on a free port with a data directory of its own, so tests never touch
 the developer's `.meltano/postgres` server or its data.
 """

@@ -11,7 +11,8 @@ EL = ("run", "tap-pneuma", "target-postgres")
 FIXED_FIELDS = 4
 FIELDS_PER_POSITION = 6
 
-# Per recording, only rows of its latest file version count (THE CONTRACT).
+# Per recording, only rows of its latest file version (`_sdc_modified_at`) count: computed here
+# independently of the warehouse's select_current_version macro, as the tests' oracle.
 LATEST_COUNTS_SQL = """
 select
     r.recording_id,

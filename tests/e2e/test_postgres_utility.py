@@ -28,11 +28,11 @@ def test_start_status_stop_a_fresh_embedded_server(
         password="s3cret",  # noqa: S106
     )
     try:
-        started = meltano_project.run_ok("invoke", "postgres:start")
+        started = meltano_project.run_ok("invoke", "postgres", "start")
         assert f"Started embedded PostgreSQL on 127.0.0.1:{port}" in started
         assert (data_dir / "PG_VERSION").read_text().strip() == "18"
 
-        status = meltano_project.run_ok("invoke", "postgres:status")
+        status = meltano_project.run_ok("invoke", "postgres", "status")
         url = f"postgresql://postgres:s3cret@127.0.0.1:{port}/fresh"
         assert url in status
         with psycopg.connect(url) as connection:
@@ -43,9 +43,9 @@ def test_start_status_stop_a_fresh_embedded_server(
         again = meltano_project.run_ok("invoke", "postgres:ensure")
         assert f"Already running: embedded PostgreSQL on 127.0.0.1:{port}" in again
     finally:
-        stopped = meltano_project.run("invoke", "postgres:stop")
+        stopped = meltano_project.run("invoke", "postgres", "stop")
     assert "Stopped embedded PostgreSQL" in stopped.stdout
-    after = meltano_project.run("invoke", "postgres:status")
+    after = meltano_project.run("invoke", "postgres", "status")
     assert after.returncode != 0
     assert "not running" in after.stdout
 

@@ -285,7 +285,7 @@ def test_data_tests_check_only_the_rows_this_run_wrote(
     assert result.returncode != 0
     assert f"FAIL 1 {speed_test}" in result.stdout
     # and so does a plain `dbt test`: it writes nothing, so it tests everything
-    result = project.run("invoke", "dbt-postgres:test", "--select", "fct_trajectory_points")
+    result = project.run("invoke", "dbt-postgres", "test", "--select", "fct_trajectory_points")
     assert result.returncode != 0
     assert f"FAIL 1 {speed_test}" in result.stdout
 

@@ -15,11 +15,12 @@ checked_recordings as (
     union
     select raw_recordings.recording_id::text
     from {{ source('pneuma', 'recordings') }} as raw_recordings
-    where not exists (
-        select 1
-        from {{ ref('fct_trajectory_points') }} as stored
-        where stored.recording_id = raw_recordings.recording_id::text
-    )
+    where
+        not exists (
+            select 1
+            from {{ ref('fct_trajectory_points') }} as stored_points
+            where stored_points.recording_id = raw_recordings.recording_id::text
+        )
 
 ),
 
@@ -31,14 +32,18 @@ raw_trajectories as (
         cardinality(raw_rows.time_s)::bigint as n_positions
     from {{ source('pneuma', 'trajectories') }} as raw_rows
     where
-        {% if not tests_all_rows() -%}
-        raw_rows.recording_id::text in (select recording_id from checked_recordings) and
-        {% endif -%}
         raw_rows._sdc_modified_at = (
-        select max(versions._sdc_modified_at)
-        from {{ source('pneuma', 'trajectories') }} as versions
-        where versions.recording_id = raw_rows.recording_id
-    )
+            select max(versions._sdc_modified_at) as latest_modified_at
+            from {{ source('pneuma', 'trajectories') }} as versions
+            where versions.recording_id = raw_rows.recording_id
+        )
+        -- constant-folded by the planner: true skips checked_recordings entirely
+        and (
+            {{ tests_all_rows() }}
+            or raw_rows.recording_id::text in (
+                select checked_recordings.recording_id from checked_recordings
+            )
+        )
 
 ),
 

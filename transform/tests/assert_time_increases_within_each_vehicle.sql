@@ -9,4 +9,4 @@ select
 from {{ ref('fct_trajectory_points') }}
 where
     {{ rows_written_by_this_run() }}
-    and ((frame_index = 0) <> (step_time_s is null) or step_time_s <= 0)
+    and ((frame_index = 0) != (step_time_s is null) or step_time_s <= 0)

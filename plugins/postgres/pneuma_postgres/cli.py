@@ -9,6 +9,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from psycopg import sql
+
 from pneuma_postgres.server import (
     EmbeddedServer,
     PostgresError,
@@ -65,7 +67,7 @@ def _status(config: ServerConfig) -> int:
     server = EmbeddedServer(config)
     if not server.is_running():
         _say(f"Embedded PostgreSQL is not running ({server.data_dir}); start it with:")
-        _say("  meltano invoke postgres:start")
+        _say("  meltano invoke postgres start")
         return 3  # pg_ctl's exit status for "not running"
     version = check_reachable(config)
     _say(f"Embedded PostgreSQL {version} running on {config.address}")
@@ -82,21 +84,17 @@ def _ensure(config: ServerConfig) -> None:
     _say(f"External PostgreSQL {version} at {config.address}, database {config.database!r}: OK")
 
 
-RAW_SCHEMA = "tap_pneuma"
+# The summary reads the warehouse's public interface, the marts, and never re-derives their
+# rules (e.g. which version of a recording is current) from the raw schema.
+RECORDINGS_MART = ("analytics_marts", "dim_recordings")
 
-# Per recording, only the rows of its latest file version count (THE CONTRACT's
-# `_sdc_modified_at` rule): stale rows of a superseded file are not data.
-LOADED_SQL = """
-with latest as (
-    select recording_id, _sdc_modified_at from tap_pneuma.recordings
-)
+HOLDS_SQL = sql.SQL("""
 select
-    (select count(*) from latest) as recordings,
-    (select count(*) from tap_pneuma.vehicles as v
-        join latest using (recording_id, _sdc_modified_at)) as vehicles,
-    (select coalesce(sum(cardinality(t.time_s)), 0) from tap_pneuma.trajectories as t
-        join latest using (recording_id, _sdc_modified_at)) as positions
-"""
+    count(*) as recordings,
+    coalesce(sum(n_vehicles), 0) as vehicles,
+    coalesce(sum(n_positions), 0) as positions
+from {}
+""").format(sql.Identifier(*RECORDINGS_MART))
 
 SCHEMAS_SQL = """
 select table_schema, count(*) from information_schema.tables
@@ -106,19 +104,22 @@ group by table_schema order by table_schema
 
 
 def _summary(config: ServerConfig) -> None:
+    mart = ".".join(RECORDINGS_MART)
     with config.connect() as connection:
-        raw_exists = connection.execute(
-            "select to_regclass(%s) is not null", [f"{RAW_SCHEMA}.trajectories"]
-        ).fetchone()
-        if not raw_exists or not raw_exists[0]:
-            msg = f"nothing loaded yet: no {RAW_SCHEMA}.trajectories in {config.database!r}"
+        built = connection.execute("select to_regclass(%s) is not null", [mart]).fetchone()
+        if not built or not built[0]:
+            msg = (
+                f"nothing built yet: no {mart} in {config.database!r} "
+                "(meltano run pneuma-elt builds it)"
+            )
             raise PostgresError(msg)
-        row = connection.execute(LOADED_SQL).fetchone()
+        row = connection.execute(HOLDS_SQL).fetchone()
         schemas = connection.execute(SCHEMAS_SQL).fetchall()
     recordings, vehicles, positions = row or (0, 0, 0)
     _say(
-        f"Loaded {recordings:,} recordings, {vehicles:,} vehicles, {positions:,} positions "
-        f"into PostgreSQL {config.address}, database {config.database!r}, schema {RAW_SCHEMA!r}"
+        f"The warehouse holds {recordings:,} recordings, {vehicles:,} vehicles, "
+        f"{positions:,} positions ({mart}) in PostgreSQL {config.address}, "
+        f"database {config.database!r}"
     )
     _say("Schemas: " + ", ".join(f"{name} ({count} tables)" for name, count in schemas))
     server = EmbeddedServer(config) if config.embedded else None

@@ -73,26 +73,35 @@ class ServerConfig:
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServerConfig:
         """Build the configuration from PNEUMA_PG_* variables (Meltano exports the settings so).
 
+        The defaults are the settings' values in meltano.yml, not repeated here: run through
+        `meltano invoke postgres …`, or set every variable when running `pneuma-postgres` alone.
+
         Raises:
-            PostgresError: A variable holds a value that cannot be used.
+            PostgresError: A variable is missing or holds a value that cannot be used.
         """
         env = os.environ if env is None else env
-        port_text = env.get("PNEUMA_PG_PORT") or "55432"
+
+        def required(name: str) -> str:
+            value = env.get(name, "").strip()
+            if not value:
+                msg = f"{name} is not set (`meltano invoke postgres …` sets it from meltano.yml)"
+                raise PostgresError(msg)
+            return value
+
+        port_text = required("PNEUMA_PG_PORT")
         try:
             port = int(port_text)
         except ValueError:
             msg = f"PNEUMA_PG_PORT must be a port number, got {port_text!r}"
             raise PostgresError(msg) from None
-        default_data_dir = Path(env.get("MELTANO_PROJECT_ROOT", ".")) / ".meltano/postgres/data"
         return cls(
-            host=env.get("PNEUMA_PG_HOST") or "127.0.0.1",
+            host=required("PNEUMA_PG_HOST"),
             port=port,
-            user=env.get("PNEUMA_PG_USER") or "postgres",
-            password=env.get("PNEUMA_PG_PASSWORD") or "",
-            database=env.get("PNEUMA_PG_DATABASE") or "pneuma",
-            data_dir=Path(env.get("PNEUMA_PG_DATA_DIR") or default_data_dir).resolve(),
-            embedded=env.get("PNEUMA_PG_EMBEDDED", "true").strip().lower()
-            in {"1", "true", "yes", "on"},
+            user=required("PNEUMA_PG_USER"),
+            password=env.get("PNEUMA_PG_PASSWORD", ""),
+            database=required("PNEUMA_PG_DATABASE"),
+            data_dir=Path(required("PNEUMA_PG_DATA_DIR")).resolve(),
+            embedded=required("PNEUMA_PG_EMBEDDED").lower() in {"1", "true", "yes", "on"},
         )
 
     @property
@@ -267,7 +276,7 @@ class EmbeddedServer:
                 msg = (
                     f"The embedded server of {self.data_dir} already runs on port {port}, "
                     f"not the configured {self.config.port}: stop it first "
-                    "(meltano invoke postgres:stop)"
+                    "(meltano invoke postgres stop)"
                 )
                 raise PostgresError(msg)
             return False

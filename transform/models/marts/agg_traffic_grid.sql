@@ -134,12 +134,12 @@ final as (
         end as space_mean_speed_kmh,
 
         ---------- timestamps
-        recordings.timeline_origin_at
-            + cells.time_bin_index * {{ var('time_bin_s') }} * interval '1 second'
-            as bin_start_at,
-        recordings.timeline_origin_at
-            + (cells.time_bin_index + 1) * {{ var('time_bin_s') }} * interval '1 second'
-            as bin_end_at,
+        recordings.timeline_origin_at + (
+            cells.time_bin_index * {{ var('time_bin_s') }} * interval '1 second'
+        ) as bin_start_at,
+        recordings.timeline_origin_at + (
+            (cells.time_bin_index + 1) * {{ var('time_bin_s') }} * interval '1 second'
+        ) as bin_end_at,
         cells.source_modified_at,
 
         ---------- audit

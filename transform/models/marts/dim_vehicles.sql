@@ -40,10 +40,10 @@ final as (
         {{ round_float('vehicles.last_time_s - vehicles.first_time_s', 3) }} as duration_s,
 
         ---------- timestamps
-        recordings.timeline_origin_at
-            + vehicles.first_time_s * interval '1 second' as first_seen_at,
-        recordings.timeline_origin_at
-            + vehicles.last_time_s * interval '1 second' as last_seen_at
+        recordings.timeline_origin_at + vehicles.first_time_s * interval '1 second'
+            as first_seen_at,
+        recordings.timeline_origin_at + vehicles.last_time_s * interval '1 second'
+            as last_seen_at
 
     from vehicles
     inner join recordings

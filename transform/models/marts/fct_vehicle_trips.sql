@@ -78,7 +78,7 @@ final as (
         case
             when trip_measures.end_time_s > trip_measures.start_time_s
                 then trip_measures.path_length_m
-                / (trip_measures.end_time_s - trip_measures.start_time_s) * 3.6
+                    / (trip_measures.end_time_s - trip_measures.start_time_s) * 3.6
         end as travel_speed_kmh,
         trip_measures.max_speed_kmh,
         trip_measures.p85_speed_kmh,
