@@ -8,6 +8,7 @@ with Superset's password mask, and `bundle_for_import` puts in the configured on
 
 from __future__ import annotations
 
+import re
 import shutil
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 
 SECTIONS = ("databases", "datasets", "charts", "dashboards")
 METADATA_FILE = "metadata.yaml"
+# Superset names these files <name>_<id>.yaml
+ID_NAMED = {"datasets", "charts", "dashboards"}
 # What the committed connection file says, whatever the exporting machine's warehouse is.
 COMMITTED_WAREHOUSE_URI = "postgresql+psycopg2://pneuma_reader:XXXXXXXXXX@127.0.0.1:55432/pneuma"
 
@@ -62,15 +65,31 @@ def bundle_of_type(bundle: dict[str, str], model: str) -> dict[str, str]:
 
 
 def normalise_export(files: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """An export as it is committed: the dev connection address and no export timestamp."""
+    """An export as it is committed: nothing that depends on the exporting machine.
+
+    Database ids differ between metadata DBs, and the import maps every reference by UUID, so
+    ids are left out: from file names (`charts/Speed_12.yaml` -> `charts/Speed.yaml`), from
+    chart params (the dataset's and the chart's own id, which the import sets) and from the
+    dashboards' layout (chartId 0: the import fills in the new id). Then the dev connection
+    address and no export timestamp.
+    """
     bundle = {}
     for name, content in files:
         config = yaml.safe_load(content)
-        if name.startswith("databases/"):
+        section = name.split("/", 1)[0]
+        if section == "databases":
             config["sqlalchemy_uri"] = COMMITTED_WAREHOUSE_URI
+        elif section == "charts":
+            for key in ("datasource", "slice_id"):
+                config["params"].pop(key, None)
+        elif section == "dashboards":
+            for item in config["position"].values():
+                if isinstance(item, dict) and item.get("type") == "CHART":
+                    item["meta"]["chartId"] = 0
         elif name == METADATA_FILE:
             config.pop("timestamp", None)  # would change every export
-        bundle[name] = dump(config)
+        committed_name = re.sub(r"_\d+\.yaml$", ".yaml", name) if section in ID_NAMED else name
+        bundle[committed_name] = dump(config)
     return bundle
 
 
