@@ -84,11 +84,7 @@ class Superset:
 def warehouse(
     pg_server: ServerConfig, tmp_path_factory: pytest.TempPathFactory, meltano_sys_dir: Path
 ) -> MeltanoProject:
-    """The pneuma-elt job on a small demo set, in a database of its own.
-
-    dbt's data tests are left to tests/e2e: `dbt-postgres:run` builds the same marts, and their
-    grants, a minute sooner.
-    """
+    """`meltano run pneuma-elt` of a small demo set, in a database of its own."""
     config = ServerConfig(**{**pg_server.__dict__, "database": "t_analyze_warehouse"})
     with pg_server.connect(database="postgres") as connection:
         name = sql.Identifier(config.database)
@@ -105,7 +101,7 @@ def warehouse(
         files=[str(path) for path in files],
         extra_env={},
     )
-    project.run_ok("run", "postgres:ensure", "tap-pneuma", "target-postgres", "dbt-postgres:run")
+    project.run_ok("run", "pneuma-elt")
     return project
 
 
