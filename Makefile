@@ -75,12 +75,12 @@ airflow: install orchestrate/schedules.json  ## Airflow UI+scheduler on http://l
 
 # Superset (the `superset-bi` utility) on the read-only role: demo data first when nothing is loaded.
 dashboards: install  ## Superset with the dashboards of analyze/ on http://127.0.0.1:8088 (demo data if the warehouse is empty)
-	$(MELTANO) --log-level=warning invoke postgres:ensure
+	$(MELTANO) invoke postgres:ensure
 	@if ! $(MELTANO) --log-level=warning invoke postgres:summary > /dev/null 2>&1; then \
 		echo "The warehouse is empty: loading the demo data first (make run)"; \
 		$(MAKE) --no-print-directory run; \
 	fi
-	$(MELTANO) --log-level=warning invoke superset-bi:serve
+	$(MELTANO) invoke superset-bi:serve
 
 # The browser tests drive Debian's chromium through chromium-driver (Selenium comes with Superset).
 BROWSER_PACKAGES := chromium chromium-driver

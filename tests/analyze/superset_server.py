@@ -48,7 +48,7 @@ class Superset:
     def invoke(self, command: str, **env: str) -> subprocess.CompletedProcess[str]:
         """`meltano invoke superset-bi:<command>` with this server's settings (and overrides)."""
         return subprocess.run(
-            [str(MELTANO), "--log-level=warning", "invoke", f"superset-bi:{command}"],
+            [str(MELTANO), "invoke", f"superset-bi:{command}"],
             cwd=PROJECT_ROOT,
             env={**self.env, **env},
             stdout=subprocess.PIPE,
@@ -137,7 +137,7 @@ def superset(
     output = home / "serve.log"
     with output.open("w") as log:
         process = subprocess.Popen(
-            [str(MELTANO), "--log-level=warning", "invoke", "superset-bi:serve"],
+            [str(MELTANO), "invoke", "superset-bi:serve"],
             cwd=PROJECT_ROOT,
             env=env,
             stdout=log,

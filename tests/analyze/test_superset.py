@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -35,7 +34,7 @@ from superset_server import (  # noqa: F401 - fixtures
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
 
     from conftest import MeltanoProject
 
@@ -330,32 +329,3 @@ def _full_page_screenshot(browser: object, path: Path) -> None:
     time.sleep(1)
     browser.save_screenshot(str(path))
     browser.set_window_size(1600, 1300)
-
-
-# -- bad configuration -------------------------------------------------------------------------
-
-
-def test_unreachable_warehouse_is_named(superset: Superset, unused_port: Callable[[], int]) -> None:
-    port = unused_port()
-    result = superset.invoke("serve", PNEUMA_PG_PORT=str(port), SUPERSET_PORT=str(unused_port()))
-    assert result.returncode != 0
-    assert f"Cannot reach the warehouse at 127.0.0.1:{port}" in result.stdout
-    assert "make run" in result.stdout
-
-
-def test_missing_reader_role_is_named(superset: Superset, unused_port: Callable[[], int]) -> None:
-    result = superset.invoke(
-        "serve", PNEUMA_READER_USER="nobody_reads", SUPERSET_PORT=str(unused_port())
-    )
-    assert result.returncode != 0
-    assert "refused the read-only role 'nobody_reads'" in result.stdout
-    assert "postgres:ensure" in result.stdout
-
-
-def test_taken_port_is_named(superset: Superset) -> None:
-    port = int(superset.env["SUPERSET_PORT"])  # the running Superset holds it
-    with socket.create_connection(("127.0.0.1", port), timeout=5):
-        pass
-    result = superset.invoke("serve")
-    assert result.returncode != 0
-    assert f"Cannot serve Superset on 127.0.0.1:{port}: the port is taken" in result.stdout

@@ -159,7 +159,8 @@ def check(settings: Settings, *, port: bool) -> None:
 
 def serve(settings: Settings) -> None:
     """Check, initialise, import, then replace this process with gunicorn serving the UI."""
-    check(settings, port=True)
+    check_port_free(settings)
+    check(settings, port=False)
 
     def set_up(_app: Flask) -> None:
         _init(settings)
