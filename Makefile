@@ -26,10 +26,10 @@ export VIRTUAL_ENV := $(abspath $(VENV))
 INSTALL_INPUTS := pyproject.toml meltano.yml $(wildcard plugins/requirements/*.txt) \
 	$(wildcard tap-pneuma/pyproject.toml) $(wildcard plugins/*/pyproject.toml)
 
-.PHONY: help install run test lint sqlfix bench stop status clean airflow dist
+.PHONY: help install run test lint sqlfix bench stop status clean airflow dist dashboards browser
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("pneuma-warehouse needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -57,7 +57,7 @@ run: install  ## load demo data (or TAP_PNEUMA_FILES) into the embedded PostgreS
 	$(MELTANO) run pneuma-elt; \
 	echo; $(MELTANO) --log-level=warning invoke postgres summary
 
-test: install lint  ## the whole test suite
+test: install lint browser  ## the whole test suite
 	$(MELTANO) test airflow  # tests/orchestrate, in the Airflow plugin's venv
 	$(BIN)/python -m pytest tap-pneuma/tests tests/
 
@@ -91,6 +91,27 @@ orchestrate/schedules.json: meltano.yml | $(STAMP)
 
 airflow: install orchestrate/schedules.json  ## Airflow UI+scheduler on http://localhost:8080 (login: admin; password printed on first start)
 	$(MELTANO) invoke airflow:standalone
+
+# Superset (the `superset-bi` utility) on the read-only role: demo data first when nothing is loaded.
+dashboards: install  ## Superset with the dashboards of analyze/ on http://127.0.0.1:8088 (demo data if the warehouse is empty)
+	$(MELTANO) invoke postgres:ensure
+	@if ! $(MELTANO) --log-level=warning invoke postgres summary > /dev/null 2>&1; then \
+		echo "The warehouse is empty: loading the demo data first (make run)"; \
+		$(MAKE) --no-print-directory run; \
+	fi
+	$(MELTANO) invoke superset-bi:serve
+
+# The browser tests drive Debian's chromium through chromium-driver (Selenium comes with Superset).
+BROWSER_PACKAGES := chromium chromium-driver
+browser:  ## install Debian's chromium and chromium-driver for the browser tests (apt-get, as root)
+	@if ! command -v chromedriver > /dev/null || ! command -v chromium > /dev/null; then \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "The browser tests need $(BROWSER_PACKAGES): sudo apt-get install $(BROWSER_PACKAGES)"; \
+			exit 1; \
+		fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends $(BROWSER_PACKAGES); \
+	fi
 
 bench: install  ## every stage at 0.5, 2 and 5 M positions vs the COPY ceiling: benchmarks/results/pipeline.*
 	$(BIN)/python benchmarks/bench_pipeline.py $(BENCH_OPTIONS)

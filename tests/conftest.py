@@ -99,6 +99,8 @@ class MeltanoProject:
                 "PNEUMA_PG_PASSWORD": self.config.password,
                 "PNEUMA_PG_DATABASE": self.config.database,
                 "PNEUMA_PG_DATA_DIR": str(self.config.data_dir),
+                # the read-only role keeps the password scratch_server gave it
+                "PNEUMA_READER_PASSWORD": self.config.password,
                 "MELTANO_STATE_BACKEND_URI": self.state_dir.as_uri(),
                 "MELTANO_SYS_DIR_ROOT": str(self.sys_dir),
                 # Own system database per test: run records of other runs must not make Meltano

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from psycopg import sql
 
+from pneuma_postgres.reader import ReaderConfig, ensure_reader_role
 from pneuma_postgres.server import (
     EmbeddedServer,
     PostgresError,
@@ -47,7 +48,14 @@ def _start(config: ServerConfig) -> None:
     _say(f"{verb} embedded PostgreSQL on {config.address}")
     if created:
         _say(f"Created database {config.database!r}")
+    _ensure_reader(config)
     _say(_connection_help(config, server))
+
+
+def _ensure_reader(config: ServerConfig) -> None:
+    reader = ReaderConfig.from_env()
+    if ensure_reader_role(config, reader):
+        _say(f"Created the read-only role {reader.user!r} (it reads the marts only)")
 
 
 def _stop(config: ServerConfig) -> None:
@@ -82,6 +90,7 @@ def _ensure(config: ServerConfig) -> None:
     # prod: nothing embedded starts; the pipeline must not begin against a server it cannot use.
     version = check_reachable(config)
     _say(f"External PostgreSQL {version} at {config.address}, database {config.database!r}: OK")
+    _ensure_reader(config)
 
 
 # The summary reads the warehouse's public interface, the marts, and never re-derives their

@@ -25,6 +25,9 @@ from typing import TYPE_CHECKING
 import psycopg
 from psycopg import sql
 
+from pneuma_postgres.errors import PostgresError
+from pneuma_postgres.reader import DEFAULT_READER_USER, ReaderConfig, ensure_reader_role
+
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
 
@@ -51,10 +54,6 @@ SERVER_SETTINGS: dict[str, str] = {
     "checkpoint_timeout": "15min",
     "unix_socket_directories": "''",
 }
-
-
-class PostgresError(RuntimeError):
-    """A problem with the configured server, worded for the person running the pipeline."""
 
 
 @dataclass(frozen=True)
@@ -408,6 +407,8 @@ def scratch_server(data_dir: Path, password: str) -> Iterator[ServerConfig]:
     with contextlib.suppress(PostgresError):
         server.destroy()  # whatever an interrupted earlier run left in data_dir
     server.start()
+    # as `ensure` would: dbt's grants name the read-only role, so builds need it to exist
+    ensure_reader_role(config, ReaderConfig(user=DEFAULT_READER_USER, password=password))
     try:
         yield config
     finally:
