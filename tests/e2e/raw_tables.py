@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
+from pathlib import Path
 
-if TYPE_CHECKING:
-    from pathlib import Path
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SAMPLES_DIR = Path(
+    os.environ.get("PNEUMA_SAMPLES_DIR", PROJECT_ROOT.parent / "shared" / "data" / "pneuma-samples")
+)
 
 EL = ("run", "tap-pneuma", "target-postgres")
 FIXED_FIELDS = 4

@@ -10,7 +10,8 @@ import os
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from raw_tables import BATCHED_AT_SQL, EL, LATEST_COUNTS_SQL, expected
+import pytest
+from raw_tables import BATCHED_AT_SQL, EL, LATEST_COUNTS_SQL, SAMPLES_DIR, expected
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -128,6 +129,48 @@ def test_new_file_adds_only_itself(
     new_id = paths[2].name.split(".")[0]
     assert [row for row in after if row[0] != new_id] == before
     assert meltano_project.query(LATEST_COUNTS_SQL) == expected(paths)
+
+
+ARRAY_COLUMNS = ("lat", "lon", "speed_kmh", "lon_acc_ms2", "lat_acc_ms2", "time_s")
+
+
+@pytest.mark.parametrize("accelerate", ["true", "false"])
+def test_real_sample_lands_as_float_arrays_exactly_as_written(
+    meltano_project: MeltanoProject, accelerate: str
+) -> None:
+    sample = SAMPLES_DIR / "sample.csv"
+    assert sample.is_file(), f"real pNEUMA sample not found at {sample}; set PNEUMA_SAMPLES_DIR"
+    meltano_project.files = [str(sample)]
+    meltano_project.extra_env["PNEUMA_TARGET_ACCELERATE"] = accelerate
+
+    meltano_project.run_ok(*EL)
+
+    # float8[]: the warehouse expands the arrays without a cast
+    assert meltano_project.query(
+        "select attname, format_type(atttypid, atttypmod) from pg_attribute"
+        " where attrelid = 'tap_pneuma.trajectories'::regclass and attname = any(%s)"
+        " order by attname",
+        [list(ARRAY_COLUMNS)],
+    ) == [(name, "double precision[]") for name in sorted(ARRAY_COLUMNS)]
+    columns = ", ".join(f"{name}::text[]" for name in ARRAY_COLUMNS)
+    stored = {
+        row[0]: row[1:]
+        for row in meltano_project.query(
+            f"select track_id, {columns} from tap_pneuma.trajectories"  # noqa: S608 - fixed names
+        )
+    }
+    with sample.open(encoding="ascii") as handle:
+        next(handle)  # header
+        rows = [
+            [value.strip() for value in line.rstrip().rstrip(";").split(";")] for line in handle
+        ]
+    assert sorted(stored) == sorted(int(fields[0]) for fields in rows)
+    for fields in rows:
+        for offset, texts in enumerate(stored[int(fields[0])]):
+            written = fields[4 + offset :: 6]
+            # PostgreSQL prints a double's shortest repr: the file's number, digit for digit
+            # (but for trailing zeros, which Decimal equality ignores)
+            assert [Decimal(text) for text in texts] == [Decimal(text) for text in written]
 
 
 def _gunzip(path: Path, tmp_path: Path) -> Path:
