@@ -62,11 +62,13 @@ def generate(
     existing = sorted(data_dir.glob("*.csv"))
     if len(existing) == files:
         return existing
-    shutil.rmtree(data_dir, ignore_errors=True)
+    # written aside and renamed when complete: an interrupted run leaves no truncated file
+    partial = data_dir.with_name(data_dir.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
     subprocess.run(
         [
             str(BIN / "pneuma-generate"),
-            str(data_dir),
+            str(partial),
             "--files",
             str(files),
             "--positions",
@@ -79,6 +81,8 @@ def generate(
         check=True,
         stdout=subprocess.DEVNULL,
     )
+    shutil.rmtree(data_dir, ignore_errors=True)
+    partial.rename(data_dir)
     return sorted(data_dir.glob("*.csv"))
 
 

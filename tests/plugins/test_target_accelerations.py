@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -34,8 +35,9 @@ def adapters() -> AdaptersMap:
 @pytest.mark.parametrize(
     ("values", "text", "oid"),
     [
-        ([1.5, 2, 3.25], b"{1.5, 2, 3.25}", FLOAT8_ARRAY_OID),
-        ([1e-05, 1e16, -0.0], b"{1e-05, 1e+16, -0.0}", FLOAT8_ARRAY_OID),
+        ([1.5, 2, 3.25], b"{1.5,2,3.25}", FLOAT8_ARRAY_OID),
+        ([1e-05, 1e16, -0.0], b"{0.00001,1e16,-0.0}", FLOAT8_ARRAY_OID),
+        ([math.nan, -math.inf, 1.0], b"{nan,-inf,1.0}", FLOAT8_ARRAY_OID),  # float8in reads these
         ([Decimal("1.10"), 2], b"{1.10,2}", NUMERIC_ARRAY_OID),
     ],
 )

@@ -13,8 +13,9 @@ A `trajectories` record carries six arrays of thousands of numbers. Profiling th
    each new vehicle's arrays are written twice and leave a dead tuple behind.
 
 Here JSON is decoded by msgspec with numbers as `float` (lossless for numbers of up to 15
-significant digits: `repr` gives back the digits the tap wrote; pNEUMA values have at most 10),
-flat lists of numbers are formatted as PostgreSQL array text in one `join`, and the upsert
+significant digits: the shortest repr gives back the digits the tap wrote; pNEUMA values have at
+most 10), flat lists of numbers are formatted as PostgreSQL array text in one msgspec call
+(shortest round-trip digits, 15x faster than `repr` of the list), and the upsert
 updates the rows that already existed before it inserts the new ones (the same end state).
 Everything else (settings, schema handling, COPY, metadata columns) is the stock target's code.
 `PNEUMA_TARGET_ACCELERATE=false` runs the stock code paths, for comparison.
@@ -49,12 +50,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ACCELERATE_ENV = "PNEUMA_TARGET_ACCELERATE"
-_REPR_TYPES = frozenset({float, int})  # whose list repr is valid array text: `[1.5, 2]`
+_JSON_TYPES = frozenset({float, int})  # whose JSON list is array text but for the brackets
 _NUMBER_TYPES = frozenset({float, int, Decimal})
 NUMERIC_ARRAY_OID = 1231  # pg_type.oid of numeric[], fixed in every PostgreSQL
 FLOAT8_ARRAY_OID = 1022  # pg_type.oid of double precision[]
 FLOAT8_ARRAY_SQL_DATATYPE = "double precision[]"  # the `x-sql-datatype` the tap writes
 _decoder = msgspec.json.Decoder(dec_hook=dec_hook)
+_encoder = msgspec.json.Encoder()
 
 
 class FloatNumberReader(MsgSpecReader):
@@ -105,8 +107,10 @@ class NumberListDumper(ListDumper):
     def dump(self, obj: list[Any]) -> Buffer | None:
         """Format `obj` as PostgreSQL array text."""
         if self.number_kind is float:
-            # repr of a float/int list is C code; array input allows the spaces after commas
-            return ("{" + repr(obj)[1:-1] + "}").encode()
+            text = _encoder.encode(obj)  # `[1.5,2,1e16]`: shortest round-trip digits
+            if b"null" not in text:  # JSON has no NaN or infinity: msgspec writes them as null
+                return b"{" + text[1:-1] + b"}"
+            return super().dump(obj)
         if self.number_kind is Decimal:
             return ("{" + ",".join(map(str, obj)) + "}").encode()
         return super().dump(obj)
@@ -117,7 +121,7 @@ def _number_kind(obj: list[Any]) -> type | None:
     if not obj:
         return None
     types = set(map(type, obj))  # bool is its own type, so booleans are not numbers here
-    if types <= _REPR_TYPES:
+    if types <= _JSON_TYPES:
         return float
     if types <= _NUMBER_TYPES:
         return Decimal
