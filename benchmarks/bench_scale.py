@@ -265,39 +265,50 @@ def ceiling(server: ServerConfig, file: Path) -> dict[str, Any]:
 
 def ratios(
     steps: dict[str, Step],
-    copy: dict[str, Any],
-    reference: Step,
+    copy: dict[str, Any] | None,
+    reference: Step | None,
     queries: dict[str, dict[str, dict[str, Any]]],
 ) -> dict[str, float | None]:
-    """Every target of the issue as a ratio measured in this run."""
-    initial, more, one_more = steps["initial"], steps["more"], steps["one more"]
-    small_q, large_q = queries["small"], queries["large"]
+    """Every target of the issue as a ratio measured in this run (None: not measured yet)."""
 
     def query_ratio(name: str, *, per_row: bool = False) -> float:
-        ratio = large_q[name]["wall_s"] / small_q[name]["wall_s"]
+        small, large = queries["small"][name], queries["large"][name]
+        ratio = large["wall_s"] / small["wall_s"]
         if per_row:
-            ratio /= max(large_q[name]["rows"], 1) / max(small_q[name]["rows"], 1)
-        return round(ratio, 2)
+            ratio /= max(large["rows"], 1) / max(small["rows"], 1)
+        return ratio
 
-    grown = max(steps.values(), key=lambda s: s.warehouse_positions)
-    per_position_s = more.total_s / more.positions_added
-    return {
-        "el_ratio_to_copy": round(
-            initial.positions_added / initial.el_s / copy["positions_per_s"], 3
+    def bytes_per_position() -> float:
+        grown = max(steps.values(), key=lambda step: step.warehouse_positions)
+        return grown.warehouse_bytes / grown.warehouse_positions
+
+    formulas = {
+        "el_ratio_to_copy": lambda: (
+            rate(steps["initial"].positions_added, steps["initial"].el_s) / copy["positions_per_s"]
         ),
-        "build_ratio_to_copy": round(
-            initial.positions_added / initial.build_s / copy["positions_per_s"], 3
+        "build_ratio_to_copy": lambda: (
+            rate(steps["initial"].positions_added, steps["initial"].build_s)
+            / copy["positions_per_s"]
         ),
-        "one_more_into_large_vs_empty": round(one_more.total_s / reference.total_s, 2),
-        "noop_large_vs_small": round(
-            steps["no-op large"].total_s / steps["no-op small"].total_s, 2
+        "one_more_into_large_vs_empty": lambda: steps["one more"].total_s / reference.total_s,
+        "noop_large_vs_small": lambda: steps["no-op large"].total_s / steps["no-op small"].total_s,
+        "path_query_large_vs_small": lambda: query_ratio("one vehicle's path"),
+        "grid_query_large_vs_small": lambda: query_ratio("traffic grid of one recording"),
+        "box_query_large_vs_small_per_row": lambda: query_ratio(
+            "100 m box over 5 minutes", per_row=True
         ),
-        "path_query_large_vs_small": query_ratio("one vehicle's path"),
-        "grid_query_large_vs_small": query_ratio("traffic grid of one recording"),
-        "box_query_large_vs_small_per_row": query_ratio("100 m box over 5 minutes", per_row=True),
-        "bytes_per_position": round(grown.warehouse_bytes / grown.warehouse_positions, 1),
-        "projected_hours_1e9": round(per_position_s * PNEUMA_POSITIONS / 3600, 2),
+        "bytes_per_position": bytes_per_position,
+        "projected_hours_1e9": lambda: (
+            steps["more"].total_s / steps["more"].positions_added * PNEUMA_POSITIONS / 3600
+        ),
     }
+    measured_ratios: dict[str, float | None] = {}
+    for name, formula in formulas.items():
+        try:
+            measured_ratios[name] = round(formula(), 3)
+        except (KeyError, TypeError, ZeroDivisionError, AttributeError, ValueError):
+            measured_ratios[name] = None  # a step it needs has not run (or failed)
+    return measured_ratios
 
 
 def verdicts(measured_ratios: dict[str, float | None]) -> dict[str, bool | None]:
@@ -320,6 +331,14 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# bench-scale: one warehouse grown file by file ({report['scenario']})",
         "",
+        *(
+            []
+            if report["complete"]
+            else [
+                "**Incomplete run**: the steps below are all that had run when this was written.",
+                "",
+            ]
+        ),
         (
             f"Measured {report['measured_at']} in {report['duration_s'] / 60:.0f} min on"
             f" {report['machine']['cpus']} cores ({report['machine']['platform']}; load average"
@@ -340,29 +359,37 @@ def markdown(report: dict[str, Any]) -> str:
         f" {number(step['build_positions_per_s'], 0)} | {number(step['bytes_per_position'])} |"
         for step in steps
     ]
-    copy = report["copy_ceiling"]
-    reference = report["one_more_into_empty"]
+    if steps:
+        largest = max(steps, key=lambda step: step["warehouse_positions"])
+        by_schema = ", ".join(
+            f"{schema} {size / largest['warehouse_positions']:.1f}"
+            for schema, size in largest["bytes_by_schema"].items()
+        )
+        lines += ["", f"Bytes per position by schema at {largest['name']}: {by_schema}."]
+    copy = report["copy_ceiling"] or {}
+    reference = report["one_more_into_empty"] or {}
     lines += [
         "",
         (
-            f"COPY ceiling: {copy['positions_per_s']:,} positions/s ({copy['positions']:,}"
-            f" positions in {copy['wall_s']} s). The `one more` file alone into an empty"
-            f" warehouse: EL {reference['el_s']:.1f} s, dbt build {reference['build_s']:.1f} s."
+            f"COPY ceiling: {copy.get('positions_per_s', 0):,} positions/s"
+            f" ({copy.get('positions', 0):,} positions in {copy.get('wall_s')} s). The `one more`"
+            f" file alone into an empty warehouse: EL {number(reference.get('el_s'))} s,"
+            f" dbt build {number(reference.get('build_s'))} s."
         ),
         "",
         "| query | rows small | ms small | rows large | ms large |",
         "|---|--:|--:|--:|--:|",
     ]
-    for name, small in report["queries"]["small"].items():
-        large = report["queries"]["large"][name]
+    for name, small in report["queries"].get("small", {}).items():
+        large = report["queries"].get("large", {}).get(name, {})
         lines.append(
-            f"| {name} | {small['rows']:,} | {small['wall_s'] * 1000:.0f} | {large['rows']:,} |"
-            f" {large['wall_s'] * 1000:.0f} |"
+            f"| {name} | {small['rows']:,} | {small['wall_s'] * 1000:.0f} |"
+            f" {number(large.get('rows'), 0)} | {number(large.get('wall_s', 0) * 1000, 0)} |"
         )
-    crash = report["crash"]
+    crash = report["crash"] or {"error": "not run yet"}
     lines += [
         "",
-        f"Crash step failed: {crash['error']}"
+        f"Crash step: {crash['error']}"
         if "error" in crash
         else (
             f"Crash: `kill -9` of the server {crash['killed_after_s']} s into `dbt build`; marts"
@@ -460,13 +487,40 @@ def main() -> int:  # noqa: PLR0915 - one straight scenario, step after step
 
     steps: dict[str, Step] = {}
     queries: dict[str, dict[str, dict[str, Any]]] = {}
+    copy: dict[str, Any] | None = None
+    reference: Step | None = None
+    crash: dict[str, Any] | None = None
+
+    def write_results(*, complete: bool) -> None:
+        measured_ratios = ratios(steps, copy, reference, queries)
+        report = {
+            "benchmark": "bench_scale",
+            "scenario": scenario,
+            "complete": complete,
+            "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "duration_s": round(time.perf_counter() - started),
+            "git": git_revision(),
+            "machine": machine_info(),
+            "positions_per_file": args.positions,
+            "copy_ceiling": copy,
+            "one_more_into_empty": reference.row() if reference else None,
+            "steps": [step.row() for step in steps.values()],
+            "queries": queries,
+            "crash": crash,
+            "ratios": measured_ratios,
+            "targets": {name: f"{op} {bound}" for name, (op, bound) in TARGETS.items()},
+            "targets_met": verdicts(measured_ratios),
+        }
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        (args.out_dir / "scale.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+        (args.out_dir / "scale.md").write_text(markdown(report))
+        if steps:
+            plot(report, args.out_dir / "scale.png")
 
     def report_step(step: Step) -> None:
         steps[step.name] = step
         row = step.row()
-        # progress on disk: a run that breaks later keeps what it measured
-        partial = WORK_DIR / "steps.partial.json"
-        partial.write_text(json.dumps([s.row() for s in steps.values()], indent=2) + "\n")
+        write_results(complete=False)  # a run that breaks later keeps what it measured
         print(
             f"  {step.name:<12} +{step.positions_added:>11,} positions -> "
             f"{step.warehouse_positions:>11,}: EL {step.el_s or 0:6.1f} s,"
@@ -520,30 +574,8 @@ def main() -> int:  # noqa: PLR0915 - one straight scenario, step after step
         else:
             report_step(crash_step)
 
-    measured_ratios = ratios(steps, copy, reference, queries)
-    report = {
-        "benchmark": "bench_scale",
-        "scenario": scenario,
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "duration_s": round(time.perf_counter() - started),
-        "git": git_revision(),
-        "machine": machine_info(),
-        "positions_per_file": args.positions,
-        "copy_ceiling": copy,
-        "one_more_into_empty": reference.row(),
-        "steps": [step.row() for step in steps.values()],
-        "queries": queries,
-        "crash": crash,
-        "ratios": measured_ratios,
-        "targets": {name: f"{op} {bound}" for name, (op, bound) in TARGETS.items()},
-        "targets_met": verdicts(measured_ratios),
-    }
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / "scale.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
-    page = markdown(report)
-    (args.out_dir / "scale.md").write_text(page)
-    plot(report, args.out_dir / "scale.png")
-    print(page)
+    write_results(complete=True)
+    print((args.out_dir / "scale.md").read_text())
     print(f"wrote {args.out_dir}/scale.{{json,md,png}}")
     return 0
 
