@@ -468,6 +468,7 @@ def main() -> int:  # noqa: PLR0915 - one straight scenario, step after step
     scenario = f"{args.files} files, +{args.more}, +1, no-op, crash"
 
     started = time.perf_counter()
+    revision = git_revision()  # the code that runs: taken before anything can change it
     batches = {
         name: generate(
             WORK_DIR / f"data-{args.positions}-{args.seed}" / name,
@@ -499,7 +500,7 @@ def main() -> int:  # noqa: PLR0915 - one straight scenario, step after step
             "complete": complete,
             "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "duration_s": round(time.perf_counter() - started),
-            "git": git_revision(),
+            "git": revision,
             "machine": machine_info(),
             "positions_per_file": args.positions,
             "copy_ceiling": copy,
