@@ -26,10 +26,11 @@ export VIRTUAL_ENV := $(abspath $(VENV))
 INSTALL_INPUTS := pyproject.toml meltano.yml $(wildcard plugins/requirements/*.txt) \
 	$(wildcard tap-pneuma/pyproject.toml) $(wildcard plugins/*/pyproject.toml)
 
-.PHONY: help install run test lint sqlfix bench stop status clean airflow dist dashboards browser
+.PHONY: help install run test lint sqlfix bench bench-scale stop status clean airflow dist dashboards browser
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s
+", $$1, $$2}'
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("pneuma-warehouse needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -115,6 +116,9 @@ browser:  ## install Debian's chromium and chromium-driver for the browser tests
 
 bench: install  ## every stage at 0.5, 2 and 5 M positions vs the COPY ceiling: benchmarks/results/pipeline.*
 	$(BIN)/python benchmarks/bench_pipeline.py $(BENCH_OPTIONS)
+
+bench-scale: install  ## grow one warehouse file by file (BENCH_SCALE_OPTIONS=--full: 2, +8, +1): benchmarks/results/scale.*
+	$(BIN)/python benchmarks/bench_scale.py $(BENCH_SCALE_OPTIONS)
 
 status:  ## is the embedded PostgreSQL running, and its connection URL
 	$(MELTANO) invoke postgres status

@@ -24,35 +24,33 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
-import platform
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from bench_load import (
-    BIN,
+from bench_load import meltano_load
+from bench_tap import TAPS, measure
+from common import (
+    BENCH_DIR,
+    BUILD_COMMAND,
     PASSWORD,
+    PNEUMA_POSITIONS,
+    RESULTS_DIR,
     ROOT,
-    _dump_config,
-    _fresh_database,
-    asdict_config,
+    WORK_ROOT,
     copy_ceiling,
-    flatten_to_csv,
+    dump_config,
+    fresh_database,
+    machine_info,
     measured,
     meltano_env,
-    meltano_load,
 )
-from bench_tap import TAPS, measure
 from pneuma_postgres.server import ServerConfig, scratch_server
 from tap_pneuma.synthetic import generate_files
 
-BENCH_DIR = ROOT / "benchmarks"
-WORK_DIR = BENCH_DIR / ".work" / "bench_pipeline"
-RESULTS_DIR = BENCH_DIR / "results"
+WORK_DIR = WORK_ROOT / "bench_pipeline"
 DEFAULT_SIZES = (500_000, 2_000_000, 5_000_000)
-PNEUMA_POSITIONS = 1_000_000_000  # the whole dataset, ~10^9 positions (PNEUMA.md)
 STAGES = ("tap alone", "COPY ceiling", "tap -> target-postgres", "dbt build")
 NAIVE_STAGE = "naive tap -> target-postgres"
 # The naive stream has one small record per position: give it the SDK's default batch size
@@ -86,23 +84,18 @@ def tap_alone(file: object, work_dir: Path) -> StageResult:
 
 def ceiling(server: ServerConfig, file: Path, positions: int) -> StageResult:
     """COPY of the flattened positions into a fresh table."""
-    csv_path = file.with_suffix(".positions.csv")
-    if not csv_path.exists():
-        flatten_to_csv(file, csv_path)
-    copied = copy_ceiling(_fresh_database(server, "bench_copy"), csv_path, positions)
-    return _result("COPY ceiling", positions, copied.wall_s, copied.peak_rss_mib)
+    wall_s, peak_mib = copy_ceiling(fresh_database(server, "bench_copy"), file, positions)
+    return _result("COPY ceiling", positions, wall_s, peak_mib)
 
 
 def load_and_build(server: ServerConfig, file: Path, positions: int) -> list[StageResult]:
     """`meltano run tap-pneuma target-postgres`, then dbt build on the loaded database."""
     name = f"pipeline_{positions}"
     loaded = meltano_load(server, name, {}, file, positions)
-    database = ServerConfig(**{**asdict_config(server), "database": f"bench_{name}"})
+    database = replace(server, database=f"bench_{name}")
     run_dir = WORK_DIR / "runs" / f"dbt-{positions}"
     env = meltano_env(database, [str(file)], run_dir)
-    build_s, build_peak = measured(
-        [str(BIN / "meltano"), "invoke", "dbt-postgres:build"], env, run_dir / "dbt.log"
-    )
+    build_s, build_peak = measured(BUILD_COMMAND, env, run_dir / "dbt.log")
     return [
         _result("tap -> target-postgres", positions, loaded.wall_s, loaded.peak_rss_mib),
         _result("dbt build", positions, build_s, build_peak),
@@ -111,10 +104,10 @@ def load_and_build(server: ServerConfig, file: Path, positions: int) -> list[Sta
 
 def naive_load(server: ServerConfig, file: Path, positions: int) -> StageResult:
     """The naive one-record-per-position tap piped into the same target-postgres."""
-    database = _fresh_database(server, "bench_naive")
+    database = fresh_database(server, "bench_naive")
     run_dir = WORK_DIR / "runs" / "naive"
     env = {**meltano_env(database, [str(file)], run_dir), **NAIVE_TARGET_ENV}
-    target_config = _dump_config("target-postgres", env, run_dir / "target-config.json")
+    target_config = dump_config("target-postgres", env, run_dir / "target-config.json")
     tap_config = run_dir / "tap-config.json"
     tap_config.write_text(json.dumps({"files": [str(file)]}))
     target = ROOT / ".meltano/loaders/target-postgres/venv/bin/pneuma-target-postgres"
@@ -251,13 +244,7 @@ def main() -> int:
         "benchmark": "bench_pipeline",
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "duration_s": round(time.perf_counter() - started),
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(),
-            "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),
-            "python": platform.python_version(),
-        },
+        "machine": machine_info(),
         "results": [asdict(r) for r in results],
         "projected_hours_for_1e9_positions": hours,
     }

@@ -23,19 +23,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import platform
-import statistics
-import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench_load import BIN, PASSWORD, ROOT, _fresh_database, loaded_positions, meltano_env
+from common import (
+    DBT,
+    EL_COMMAND,
+    PASSWORD,
+    RESULTS_DIR,
+    ROOT,
+    TRANSFORM_DIR,
+    WORK_ROOT,
+    fresh_database,
+    generate,
+    loaded_positions,
+    machine_info,
+    meltano_env,
+    query_timings,
+    run_checked,
+)
 from pneuma_postgres.server import scratch_server
 
 if TYPE_CHECKING:
@@ -43,15 +52,9 @@ if TYPE_CHECKING:
 
     from pneuma_postgres.server import ServerConfig
 
-BENCH_DIR = ROOT / "benchmarks"
-WORK_DIR = BENCH_DIR / ".work" / "bench_transform"
-DEFAULT_OUT = BENCH_DIR / "results" / "bench_transform.json"
-DBT = ROOT / ".meltano" / "utilities" / "dbt-postgres" / "venv" / "bin" / "dbt"
-TRANSFORM = ROOT / "transform"
+WORK_DIR = WORK_ROOT / "bench_transform"
+DEFAULT_OUT = RESULTS_DIR / "bench_transform.json"
 DATABASE = "bench_transform"
-M_PER_DEG_LAT = 111_195.0
-BOX_HALF_SIDE_M = 50.0
-QUERY_WINDOW_S = 300
 
 # The textbook expansion the project's models replace: unnest in FROM with ordinality, and the
 # previous position from lag() windows over every position (same output as the measured model).
@@ -81,28 +84,6 @@ window vehicle as (
 )
 """
 
-PATH_SQL = """
-select frame_index, observed_at, lat, lon, speed_kmh, heading_deg
-from analytics_marts.fct_trajectory_points
-where recording_id = %(recording_id)s and track_id = %(track_id)s
-order by frame_index
-"""
-
-BOX_SQL = """
-select recording_id, track_id, observed_at, lat, lon, speed_kmh
-from analytics_marts.fct_trajectory_points
-where lat between %(min_lat)s and %(max_lat)s
-    and lon between %(min_lon)s and %(max_lon)s
-    and observed_at >= %(from_at)s and observed_at < %(to_at)s
-"""
-
-GRID_SQL = """
-select *
-from analytics_marts.agg_traffic_grid
-where recording_id = %(recording_id)s
-order by time_bin_index, cell_x, cell_y, vehicle_type
-"""
-
 
 @dataclass
 class Timing:
@@ -116,42 +97,6 @@ class Timing:
     note: str = ""
 
 
-def run_checked(command: Sequence[str], env: dict[str, str], log: Path) -> float:
-    """Run a command (output to `log`), fail loudly with its log tail; return wall seconds."""
-    started = time.perf_counter()
-    with log.open("w") as out:
-        result = subprocess.run(
-            command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, check=False
-        )
-    wall_s = time.perf_counter() - started
-    if result.returncode != 0:
-        tail = "".join(log.read_text().splitlines(keepends=True)[-30:])
-        msg = f"{' '.join(command[:3])} failed (exit {result.returncode}):\n{tail}"
-        raise RuntimeError(msg)
-    return wall_s
-
-
-def generate(n_files: int, positions_per_file: int, seed: int) -> tuple[Path, int]:
-    """The benchmark recordings (generated once per size and seed, then reused)."""
-    data_dir = WORK_DIR / f"data-{n_files}x{positions_per_file}-{seed}"
-    if not sorted(data_dir.glob("*.csv")):
-        subprocess.run(
-            [
-                str(BIN / "pneuma-generate"),
-                str(data_dir),
-                "--files",
-                str(n_files),
-                "--positions",
-                str(positions_per_file),
-                "--seed",
-                str(seed),
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-    return data_dir, len(sorted(data_dir.glob("*.csv")))
-
-
 def dbt(args: Sequence[str], env: dict[str, str], log: Path) -> tuple[float, dict[str, float]]:
     """`dbt <args>` on the project; wall seconds and each model's own execution time."""
     target_path = WORK_DIR / "dbt-target"
@@ -160,9 +105,9 @@ def dbt(args: Sequence[str], env: dict[str, str], log: Path) -> tuple[float, dic
             str(DBT),
             *args,
             "--project-dir",
-            str(TRANSFORM),
+            str(TRANSFORM_DIR),
             "--profiles-dir",
-            str(TRANSFORM / "profiles" / "postgres"),
+            str(TRANSFORM_DIR / "profiles" / "postgres"),
             "--target",
             "dev",
             "--target-path",
@@ -210,74 +155,6 @@ def expansion_timings(config: ServerConfig, positions: int) -> list[Timing]:
     return timings
 
 
-def query_parameters(config: ServerConfig) -> dict[str, dict[str, Any]]:
-    """Realistic arguments: the longest path, the busiest cell, the largest recording."""
-    with config.connect() as connection:
-        recording_id, track_id = connection.execute(
-            "select recording_id, track_id from analytics_marts.fct_vehicle_trips"
-            " order by n_positions desc limit 1"
-        ).fetchone()
-        center_lat, center_lon, bin_start_at = connection.execute(
-            "select cell_center_lat, cell_center_lon, bin_start_at"
-            " from analytics_marts.agg_traffic_grid"
-            " group by 1, 2, 3 order by sum(n_positions) desc limit 1"
-        ).fetchone()
-    half_lat = BOX_HALF_SIDE_M / M_PER_DEG_LAT
-    half_lon = half_lat / math.cos(math.radians(center_lat))
-    return {
-        "one vehicle's path": {"recording_id": recording_id, "track_id": track_id},
-        "100 m box over 5 minutes": {
-            "min_lat": center_lat - half_lat,
-            "max_lat": center_lat + half_lat,
-            "min_lon": center_lon - half_lon,
-            "max_lon": center_lon + half_lon,
-            "from_at": bin_start_at,
-            "to_at": bin_start_at + timedelta(seconds=QUERY_WINDOW_S),
-        },
-        "traffic grid of one recording": {"recording_id": recording_id},
-    }
-
-
-def query_timings(config: ServerConfig, repeat: int) -> list[Timing]:
-    """Median wall time of each typical query (after one warm-up run), rows and plan."""
-    statements = {
-        "one vehicle's path": PATH_SQL,
-        "100 m box over 5 minutes": BOX_SQL,
-        "traffic grid of one recording": GRID_SQL,
-    }
-    parameters = query_parameters(config)
-    timings = []
-    with config.connect() as connection:
-        for name, statement in statements.items():
-            params = parameters[name]
-            rows = len(connection.execute(statement, params).fetchall())
-            runs = []
-            for _ in range(repeat):
-                started = time.perf_counter()
-                connection.execute(statement, params).fetchall()
-                runs.append(time.perf_counter() - started)
-            plan = connection.execute(f"explain (format json) {statement}", params).fetchone()[0]
-            timings.append(
-                Timing(
-                    name,
-                    round(statistics.median(runs), 4),
-                    rows=rows,
-                    note=", ".join(sorted(set(_plan_access(plan[0]["Plan"])))),
-                )
-            )
-    return timings
-
-
-def _plan_access(node: dict[str, Any]) -> list[str]:
-    """How a plan reads its tables: scan types with their index or relation names."""
-    found = []
-    if "Scan" in node["Node Type"]:
-        found.append(f"{node['Node Type']} {node.get('Index Name') or node.get('Relation Name')}")
-    for child in node.get("Plans", []):
-        found += _plan_access(child)
-    return found
-
-
 def change_one_recording(config: ServerConfig) -> str:
     """Give one recording's raw rows a newer version, as a re-extracted changed file would."""
     with config.connect() as connection:
@@ -307,13 +184,18 @@ def main() -> int:
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     # the machine is shared: the load average says how noisy the timings are
     load_average_before = os.getloadavg()
-    data_dir, n_files = generate(args.files, args.positions_per_file, args.seed)
+    data_dir = WORK_DIR / f"data-{args.files}x{args.positions_per_file}-{args.seed}"
+    n_files = len(
+        generate(
+            data_dir, files=args.files, positions_per_file=args.positions_per_file, seed=args.seed
+        )
+    )
     timings: list[Timing] = []
     with scratch_server(WORK_DIR / "pgdata", PASSWORD) as server:
-        config = _fresh_database(server, DATABASE)
+        config = fresh_database(server, DATABASE)
         env = meltano_env(config, [str(data_dir)], WORK_DIR / "meltano-run")
         load_s = run_checked(
-            [str(BIN / "meltano"), "run", "tap-pneuma", "target-postgres"],
+            EL_COMMAND,
             env,
             WORK_DIR / "load.log",
         )
@@ -345,7 +227,10 @@ def main() -> int:
         )
 
         timings += expansion_timings(config, positions)
-        timings += query_timings(config, args.repeat)
+        timings += [
+            Timing(query["name"], query["wall_s"], rows=query["rows"], note=query["plan"])
+            for query in query_timings(config, args.repeat)
+        ]
 
     baseline = next(t for t in timings if t.name.startswith("baseline"))
     measured = next(t for t in timings if "step values" in t.name)
@@ -363,11 +248,8 @@ def main() -> int:
         json.dumps(
             {
                 "machine": {
-                    "platform": platform.platform(),
-                    "python": sys.version.split()[0],
-                    "cpus": os.cpu_count(),
+                    **machine_info(),
                     "load_average_before": [round(x, 2) for x in load_average_before],
-                    "load_average_after": [round(x, 2) for x in os.getloadavg()],
                 },
                 "files": n_files,
                 "positions": positions,

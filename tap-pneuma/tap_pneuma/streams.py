@@ -145,8 +145,21 @@ class VehiclesStream(PneumaFileStream):
             yield dict(vehicle)
 
 
+# SQL targets that know this hint store the arrays as float8[]: no cast before expanding them.
+FLOAT_ARRAY_SQL_DATATYPE = "double precision[]"
+
+
+class FloatArrayType(th.ArrayType[th.NumberType]):
+    """An array of numbers that fit a double exactly: the parser reads them as Python floats."""
+
+    @property
+    @override
+    def type_dict(self) -> dict[str, Any]:
+        return {**super().type_dict, "x-sql-datatype": FLOAT_ARRAY_SQL_DATATYPE}
+
+
 def _number_array(name: str, description: str) -> th.Property:
-    return th.Property(name, th.ArrayType(th.NumberType), required=True, description=description)
+    return th.Property(name, FloatArrayType(th.NumberType), required=True, description=description)
 
 
 class TrajectoriesStream(PneumaFileStream):

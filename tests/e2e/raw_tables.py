@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
 
-if TYPE_CHECKING:
-    from pathlib import Path
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 EL = ("run", "tap-pneuma", "target-postgres")
 FIXED_FIELDS = 4

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import gzip
 import os
+import time
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+import pytest
 from raw_tables import BATCHED_AT_SQL, EL, LATEST_COUNTS_SQL, expected
 
 if TYPE_CHECKING:
@@ -17,6 +19,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from conftest import MeltanoProject
+
+STATS_FLUSH_S = 10  # backends report their statistics when they end, within a second or so
+ARRAY_COLUMNS = ("lat", "lon", "speed_kmh", "lon_acc_ms2", "lat_acc_ms2", "time_s")
 
 
 def test_raw_tables_hold_exactly_what_the_files_hold(
@@ -48,6 +53,8 @@ def test_raw_tables_hold_exactly_what_the_files_hold(
         " or cardinality(t.speed_kmh) <> v.n_points or cardinality(t.lat_acc_ms2) <> v.n_points"
     )
     assert mismatched == [(0,)]
+    # each new row written once: the upsert updated nothing (a dead tuple per vehicle otherwise)
+    assert _writes(meltano_project, total_rows[0][1]) == (total_rows[0][1], 0)
     # values arrive exactly as written in the file (NUMERIC compares by value: 595.040000 = 595.04)
     fields = [value.strip() for value in _second_line(paths[0]).rstrip().rstrip(";").split(";")]
     stored = meltano_project.query(
@@ -128,6 +135,57 @@ def test_new_file_adds_only_itself(
     new_id = paths[2].name.split(".")[0]
     assert [row for row in after if row[0] != new_id] == before
     assert meltano_project.query(LATEST_COUNTS_SQL) == expected(paths)
+
+
+@pytest.mark.parametrize("accelerate", ["true", "false"])
+def test_real_sample_lands_as_float_arrays_exactly_as_written(
+    samples_dir: Path, meltano_project: MeltanoProject, accelerate: str
+) -> None:
+    sample = samples_dir / "sample.csv"
+    meltano_project.files = [str(sample)]
+    meltano_project.extra_env["PNEUMA_TARGET_ACCELERATE"] = accelerate
+
+    meltano_project.run_ok(*EL)
+
+    # float8[]: the warehouse expands the arrays without a cast
+    assert meltano_project.query(
+        "select attname, format_type(atttypid, atttypmod) from pg_attribute"
+        " where attrelid = 'tap_pneuma.trajectories'::regclass and attname = any(%s)"
+        " order by attname",
+        [list(ARRAY_COLUMNS)],
+    ) == [(name, "double precision[]") for name in sorted(ARRAY_COLUMNS)]
+    columns = ", ".join(f"{name}::text[]" for name in ARRAY_COLUMNS)
+    stored = {
+        row[0]: row[1:]
+        for row in meltano_project.query(
+            f"select track_id, {columns} from tap_pneuma.trajectories"  # noqa: S608 - fixed names
+        )
+    }
+    with sample.open(encoding="ascii") as handle:
+        next(handle)  # header
+        rows = [
+            [value.strip() for value in line.rstrip().rstrip(";").split(";")] for line in handle
+        ]
+    assert sorted(stored) == sorted(int(fields[0]) for fields in rows)
+    for fields in rows:
+        for offset, texts in enumerate(stored[int(fields[0])]):
+            written = fields[4 + offset :: 6]
+            # PostgreSQL prints a double's shortest repr: the file's number, digit for digit
+            # (but for trailing zeros, which Decimal equality ignores)
+            assert [Decimal(text) for text in texts] == [Decimal(text) for text in written]
+
+
+def _writes(meltano_project: MeltanoProject, inserted: int) -> tuple[int, int]:
+    """(inserts, updates) of tap_pneuma.trajectories, once the loader's statistics are flushed."""
+    deadline = time.monotonic() + STATS_FLUSH_S
+    while True:
+        ((inserts, updates),) = meltano_project.query(
+            "select n_tup_ins, n_tup_upd from pg_stat_user_tables"
+            " where relid = 'tap_pneuma.trajectories'::regclass"
+        )
+        if inserts >= inserted or time.monotonic() > deadline:
+            return inserts, updates
+        time.sleep(0.2)
 
 
 def _gunzip(path: Path, tmp_path: Path) -> Path:
