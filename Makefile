@@ -26,7 +26,7 @@ export VIRTUAL_ENV := $(abspath $(VENV))
 INSTALL_INPUTS := pyproject.toml meltano.yml $(wildcard plugins/requirements/*.txt) \
 	$(wildcard tap-pneuma/pyproject.toml) $(wildcard plugins/*/pyproject.toml)
 
-.PHONY: help install run test lint bench stop status clean airflow
+.PHONY: help install run test lint bench stop status clean airflow airflow-celery bench-airflow redis-server
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -57,7 +57,7 @@ run: install  ## load demo data (or TAP_PNEUMA_FILES) into the embedded PostgreS
 	$(MELTANO) run pneuma-elt; \
 	echo; $(MELTANO) --log-level=warning invoke postgres:summary
 
-test: install lint  ## the whole test suite
+test: install lint redis-server  ## the whole test suite
 	$(MELTANO) test airflow  # tests/orchestrate, in the Airflow plugin's venv
 	$(BIN)/python -m pytest tap-pneuma/tests tests/
 
@@ -66,12 +66,20 @@ lint: install  ## ruff on the project and on tap-pneuma (each its own config), A
 	cd tap-pneuma && ../$(BIN)/ruff check . && ../$(BIN)/ruff format --check .
 	$(BIN)/ruff check --preview --select AIR3 orchestrate
 
-# The DAG generator reads this cache of `meltano schedule list`, never Meltano itself.
-orchestrate/schedules.json: meltano.yml | $(STAMP)
-	$(BIN)/python orchestrate/export_schedules.py
-
-airflow: install orchestrate/schedules.json  ## Airflow UI+scheduler on http://localhost:8080 (login: admin; password printed on first start)
+airflow: install  ## Airflow UI+scheduler on http://localhost:8080 (login: admin; password printed on first start)
 	$(MELTANO) invoke airflow:standalone
+
+# Debian's redis-server is the Celery profile's broker; installed (as root) only when missing.
+redis-server:
+	@command -v redis-server > /dev/null || { \
+		[ "$$(id -u)" = 0 ] || { echo "redis-server is missing: run 'sudo make redis-server'"; exit 1; }; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+
+airflow-celery: install redis-server  ## the CeleryExecutor profile: Redis, PostgreSQL metadata DB, two workers (orchestrate/README.md)
+	$(MELTANO) invoke airflow:celery
+
+bench-airflow: install redis-server  ## 8 files x 2 M positions: 1 vs 2 parallel loads, and Celery with 2 workers: benchmarks/results/airflow.*
+	$(BIN)/python benchmarks/bench_airflow.py $(BENCH_OPTIONS)
 
 bench: install  ## every stage at 0.5, 2 and 5 M positions vs the COPY ceiling: benchmarks/results/pipeline.*
 	$(BIN)/python benchmarks/bench_pipeline.py $(BENCH_OPTIONS)
