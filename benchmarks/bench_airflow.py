@@ -194,12 +194,16 @@ def _markdown(results: list[Result], machine: dict[str, object]) -> str:
     lines = [
         "# Airflow fan-out benchmark (`make bench-airflow`)",
         "",
-        f"{machine['cpus']} CPUs, {machine['platform']}, Python {machine['python']}; load "
-        f"average {machine['load_before']} before, {machine['load_after']} after "
-        f"(other work on the machine counts against every variant alike).",
+        (
+            f"{machine['cpus']} CPUs, {machine['platform']}, Python {machine['python']}; load "
+            f"average {machine['load_before']} before, {machine['load_after']} after "
+            "(other work on the machine counts against every variant alike)."
+        ),
         "",
-        "| variant | executor | parallel loads | files | positions | load wall s | positions/s "
-        "| speed-up vs 1 | mean task s |",
+        (
+            "| variant | executor | parallel loads | files | positions | load wall s "
+            "| positions/s | speed-up vs 1 | mean task s |"
+        ),
         "|---|---|--:|--:|--:|--:|--:|--:|--:|",
     ]
     lines.extend(
@@ -210,6 +214,18 @@ def _markdown(results: list[Result], machine: dict[str, object]) -> str:
         for r in results
     )
     return "\n".join(lines) + "\n"
+
+
+def _write(out: Path, results: list[Result], machine: dict[str, object]) -> None:
+    machine["load_after"] = round(os.getloadavg()[0], 1)
+    baseline = next((r for r in results if r.variant == "local-1"), None)
+    for result in results:
+        if baseline is not None:
+            result.speedup_vs_1 = round(baseline.load_wall_s / result.load_wall_s, 2)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    report = {"machine": machine, "results": [asdict(r) for r in results]}
+    out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    out.with_suffix(".md").write_text(_markdown(results, machine))
 
 
 def main() -> int:
@@ -228,23 +244,14 @@ def main() -> int:
         "python": platform.python_version(),
         "load_before": round(os.getloadavg()[0], 1),
     }
-    results = []
+    results: list[Result] = []
     with scratch_server(WORK_DIR / "postgres", PASSWORD) as server:
         for name in args.variants.split(","):
             sys.stderr.write(f"bench_airflow: {name} ...\n")
             results.append(run_variant(name, server, data_dir, args.files, total))
             sys.stderr.write(f"bench_airflow: {results[-1]}\n")
-    machine["load_after"] = round(os.getloadavg()[0], 1)
-    baseline = next((r for r in results if r.variant == "local-1"), None)
-    for result in results:
-        if baseline is not None:
-            result.speedup_vs_1 = round(baseline.load_wall_s / result.load_wall_s, 2)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        json.dumps({"machine": machine, "results": [asdict(r) for r in results]}, indent=2) + "\n"
-    )
-    args.out.with_suffix(".md").write_text(_markdown(results, machine))
-    sys.stdout.write(_markdown(results, machine))
+            _write(args.out, results, machine)  # after each variant: a later failure keeps it
+    sys.stdout.write(args.out.with_suffix(".md").read_text())
     return 0
 
 

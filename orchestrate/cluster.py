@@ -49,6 +49,7 @@ MELTANO = os.environ.get("PNEUMA_MELTANO_EXECUTABLE") or str(PROJECT_ROOT / ".me
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 AIRFLOW_DATABASE = os.environ.get("PNEUMA_AIRFLOW_DATABASE", "airflow")
 MELTANO_DATABASE = os.environ.get("PNEUMA_MELTANO_DATABASE", "meltano")
+ENV_FILE = "cluster.env"
 READY_TIMEOUT_S = 300
 STOP_TIMEOUT_S = 60
 
@@ -66,7 +67,7 @@ class Component:
     def start(self, env: dict[str, str]) -> None:
         """Start the process."""
         self.log = self.log_path.open("ab")
-        self.process = subprocess.Popen(  # noqa: S603 - our own commands
+        self.process = subprocess.Popen(
             self.command,
             env=env,
             cwd=PROJECT_ROOT,
@@ -94,7 +95,7 @@ def say(message: str) -> None:
 
 
 def _meltano_json(*args: str) -> dict[str, object]:
-    completed = subprocess.run(  # noqa: S603
+    completed = subprocess.run(
         [MELTANO, *args], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
     )
     return json.loads(completed.stdout)
@@ -114,7 +115,7 @@ def _ensure_postgres(environment: str) -> tuple[dict[str, object], bool]:
         f"--environment={environment}", "config", "--unsafe", "print", "postgres", "--format=json"
     )
     was_running = _port_open(int(postgres["port"]))  # type: ignore[call-overload]
-    subprocess.run(  # noqa: S603
+    subprocess.run(
         [MELTANO, f"--environment={environment}", "invoke", "postgres:ensure"],
         cwd=PROJECT_ROOT,
         check=True,
@@ -196,22 +197,22 @@ def components(env: dict[str, str], logs: Path) -> list[Component]:
         *airflow,
     ]
     log_port = int(os.environ.get("PNEUMA_CELERY_LOG_PORT", "8793"))
-    for number in range(1, int(os.environ.get("PNEUMA_CELERY_WORKERS", "2")) + 1):
-        listed.append(
-            Component(
-                f"worker{number}",
-                [
-                    "env",
-                    f"AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT={log_port + number - 1}",
-                    AIRFLOW,
-                    "celery",
-                    "worker",
-                    "--hostname",
-                    f"worker{number}@%h",
-                ],
-                logs / f"worker{number}.log",
-            ),
+    listed.extend(
+        Component(
+            f"worker{number}",
+            [
+                "env",
+                f"AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT={log_port + number - 1}",
+                AIRFLOW,
+                "celery",
+                "worker",
+                "--celery-hostname",
+                f"worker{number}@%h",
+            ],
+            logs / f"worker{number}.log",
         )
+        for number in range(1, int(os.environ.get("PNEUMA_CELERY_WORKERS", "2")) + 1)
+    )
     return listed
 
 
@@ -227,7 +228,34 @@ def _ready(env: dict[str, str], listed: list[Component]) -> bool:
     return all(b" ready." in c.log_path.read_bytes() for c in workers)
 
 
-def main() -> int:  # noqa: C901, PLR0915 - one start-up sequence, told in order
+def _supervise(listed: list[Component], env: dict[str, str], stop_requested: list[int]) -> None:
+    """Migrate, start every component, report ready, then watch them until a stop request."""
+    subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
+    for component in listed:
+        component.start(env)
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while not _ready(env, listed):
+        if stop_requested or time.monotonic() > deadline:
+            msg = "stopped before ready" if stop_requested else "not ready in time"
+            raise RuntimeError(msg)
+        if dead := [c.name for c in listed if not c.running()]:
+            msg = f"{', '.join(dead)} exited during start-up (see {listed[0].log_path.parent})"
+            raise RuntimeError(msg)
+        time.sleep(2)
+    workers = sum(c.name.startswith("worker") for c in listed)
+    say(
+        f"ready: {env['AIRFLOW__CORE__EXECUTOR']}, {workers} Celery workers, UI "
+        f"{env['AIRFLOW__API__BASE_URL']}; `source {Path(env['AIRFLOW_HOME']) / ENV_FILE}` for "
+        "the airflow CLI; Ctrl-C stops everything"
+    )
+    while not stop_requested:
+        if dead := [c.name for c in listed if not c.running()]:
+            msg = f"{', '.join(dead)} exited (see {listed[0].log_path.parent})"
+            raise RuntimeError(msg)
+        time.sleep(1)
+
+
+def main() -> int:
     """Start the profile, wait for Ctrl-C or SIGTERM, stop everything it started."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--executor", choices=["celery", "local"], default="celery")
@@ -248,7 +276,7 @@ def main() -> int:  # noqa: C901, PLR0915 - one start-up sequence, told in order
 
     postgres, started_postgres = _ensure_postgres(environment)
     env = profile_env(postgres, home, executor)
-    env_file = home / "cluster.env"
+    env_file = home / ENV_FILE
     env_file.touch(mode=0o600)
     env_file.write_text(
         "".join(
@@ -263,33 +291,7 @@ def main() -> int:  # noqa: C901, PLR0915 - one start-up sequence, told in order
         component.log_path.write_bytes(b"")
     returncode = 0
     try:
-        subprocess.run(
-            [AIRFLOW, "db", "migrate"],
-            env=env,
-            check=True,  # noqa: S603
-            stdout=subprocess.DEVNULL,
-        )
-        for component in listed:
-            component.start(env)
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while not _ready(env, listed):
-            if stop_requested or time.monotonic() > deadline:
-                msg = "stopped before ready" if stop_requested else "not ready in time"
-                raise RuntimeError(msg)
-            if dead := [c.name for c in listed if not c.running()]:
-                msg = f"{', '.join(dead)} exited during start-up (see {logs})"
-                raise RuntimeError(msg)
-            time.sleep(2)
-        workers = sum(c.name.startswith("worker") for c in listed)
-        say(
-            f"ready: {executor} executor, {workers} Celery workers, UI {env['AIRFLOW__API__BASE_URL']}; "
-            f"`source {env_file}` for the airflow CLI; Ctrl-C stops everything"
-        )
-        while not stop_requested:
-            if dead := [c.name for c in listed if not c.running()]:
-                msg = f"{', '.join(dead)} exited (see {logs})"
-                raise RuntimeError(msg)
-            time.sleep(1)
+        _supervise(listed, env, stop_requested)
     except (RuntimeError, subprocess.CalledProcessError, KeyboardInterrupt) as error:
         if not stop_requested:
             say(f"error: {error}")
@@ -297,7 +299,7 @@ def main() -> int:  # noqa: C901, PLR0915 - one start-up sequence, told in order
     finally:
         _stop(listed)
         if started_postgres:
-            subprocess.run(  # noqa: S603
+            subprocess.run(
                 [MELTANO, f"--environment={environment}", "invoke", "postgres:stop"],
                 cwd=PROJECT_ROOT,
                 check=False,

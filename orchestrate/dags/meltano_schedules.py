@@ -33,8 +33,8 @@ from airflow.sdk import DAG, chain, get_current_context, task
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 
-from pneuma_dags.alerts import failure_callbacks  # noqa: E402
-from pneuma_dags.project import Schedule, extract_load_pair, load_schedules  # noqa: E402
+from pneuma_dags.alerts import failure_callbacks
+from pneuma_dags.project import Schedule, extract_load_pair, load_schedules
 
 TASK_RETRIES = int(os.environ.get("PNEUMA_AIRFLOW_TASK_RETRIES", "1"))
 TASK_RETRY_DELAY = pendulum.duration(
@@ -61,9 +61,11 @@ def _doc_md(schedule: Schedule) -> str:
     lines = [
         f"# Meltano schedule `{schedule.name}`",
         "",
-        f"Runs job `{schedule.job}` {cadence}; generated from `meltano.yml` by "
-        "`orchestrate/dags/meltano_schedules.py`. A step starts when every task before it "
-        "succeeded; a failed task's log holds Meltano's and the plugin's error message.",
+        (
+            f"Runs job `{schedule.job}` {cadence}; generated from `meltano.yml` by "
+            "`orchestrate/dags/meltano_schedules.py`. A step starts when every task before it "
+            "succeeded; a failed task's log holds Meltano's and the plugin's error message."
+        ),
         "",
     ]
     for number, step in enumerate(schedule.steps, 1):

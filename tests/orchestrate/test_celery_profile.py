@@ -16,15 +16,16 @@ import socket
 import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from pipeline_sandbox import (
     PROJECT_ROOT,
+    dag_id_of,
     free_port,
     generate,
-    dag_id_of,
     make_sandbox,
     task_states,
 )
@@ -77,7 +78,7 @@ def _dag_run_state(conn: str, dag_id: str) -> str | None:
     return row[0] if row else None
 
 
-def test_celery_profile_runs_a_dag_on_two_workers_and_stops_everything(
+def test_celery_profile_runs_a_dag_on_two_workers_and_stops_everything(  # noqa: PLR0915 - one story
     tmp_path: Path, isolated_airflow_env: Callable[[Path], dict[str, str]]
 ) -> None:
     """Start the profile, load four files over two workers, Ctrl-C, nothing left running.
@@ -142,7 +143,7 @@ def test_celery_profile_runs_a_dag_on_two_workers_and_stops_everything(
             (v.start_date, v.end_date) for (task_id, _), v in tasks.items() if task_id == LOAD_TASK
         )
         assert len(loads) == 4
-        assert any(start < end_before for (_, end_before), (start, _) in zip(loads, loads[1:])), (
+        assert any(start < end_before for (_, end_before), (start, _) in pairwise(loads)), (
             "two loads ran at the same time"
         )
         logs = home / "cluster"

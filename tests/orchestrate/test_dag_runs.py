@@ -150,7 +150,7 @@ def webhook() -> Iterator[tuple[int, list[dict[str, Any]]]]:
     received: list[dict[str, Any]] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
+        def do_POST(self) -> None:
             received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             self.send_response(200)
             self.end_headers()
@@ -241,7 +241,7 @@ def test_a_bad_file_fails_its_shard_alone_and_alerts_once(
     assert marts_after == marts_before
     assert sandbox.mart_positions([*good, bad]) == {}
 
-    error = f"{bad} ({bad_path}): tap-pneuma: {bad_path}: line 3"
+    error = f"{bad} ({bad_path}): tap-pneuma: {bad_path}:3: field 'lon' of position 1"
     assert len(inbox.messages) == 1, [m["Subject"] for m in inbox.messages]
     (mail,) = inbox.messages
     assert mail["To"] == "oncall@example.test, data@example.test"

@@ -83,7 +83,7 @@ def test_one_dag_per_meltano_schedule(dagbag: DagBag) -> None:
 
 
 def test_the_load_step_is_mapped_over_inputs_listed_at_run_time(dagbag: DagBag) -> None:
-    """ensure -> list inputs -> one mapped load per shard (bounded) -> dbt build, per job."""
+    """Ensure -> list inputs -> one mapped load per shard (bounded) -> dbt build, per job."""
     for entry in _meltano_yml()["schedules"]:
         dag = dagbag.dags[f"meltano_{entry['name']}"]
         steps = _steps(entry["job"])

@@ -31,8 +31,10 @@ FACTS = (
     ("Task", "{{ ti.task_id }}"),
     (
         "Recording",
-        "{% if ti.map_index is not none and ti.map_index >= 0 %}"
-        "{{ ti.rendered_map_index or ti.map_index }}{% else %}(all){% endif %}",
+        (
+            "{% if ti.map_index is not none and ti.map_index >= 0 %}"
+            "{{ ti.rendered_map_index or ti.map_index }}{% else %}(all){% endif %}"
+        ),
     ),
     ("Try", "{{ ti.try_number }}"),
     ("Error", "{{ ((exception | string).splitlines() or ['unknown']) | first }}"),

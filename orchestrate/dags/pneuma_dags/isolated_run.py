@@ -81,7 +81,7 @@ def run_meltano(
     env["MELTANO_SYS_DIR_ROOT"] = str(private)
     tail: deque[str] = deque(maxlen=tail_lines)
     try:
-        with subprocess.Popen(  # noqa: S603 - Meltano's own executable, our own arguments
+        with subprocess.Popen(
             [MELTANO_EXECUTABLE, *args],
             cwd=PROJECT_ROOT,
             env=env,
@@ -110,7 +110,7 @@ def run_extract_load(
     import json  # noqa: PLC0415 - only the task needs it
 
     env = dict(os.environ if env is None else env)
-    tap = step.split()[0]
+    tap = step.split(maxsplit=1)[0]
     # A suffix already set (tests isolate their state that way) stays in front of the shard's.
     base = env.pop("MELTANO_RUN_STATE_ID_SUFFIX", "")
     suffix = f"{base}.{shard_id}" if base else shard_id
@@ -125,7 +125,9 @@ def run_extract_load(
 
 def run_step(step: str, env: dict[str, str] | None = None) -> None:
     """`meltano run <step>` for a step that is not fanned out (ensure, dbt build, ...)."""
-    outcome = run_meltano(["run", *step.split()], label=step.split()[0].replace(":", "_"), env=env)
+    outcome = run_meltano(
+        ["run", *step.split()], label=step.split(maxsplit=1)[0].replace(":", "_"), env=env
+    )
     if outcome.returncode != 0:
         msg = f"meltano run {step}: {first_error_line(outcome.tail)}"
         raise MeltanoRunError(msg)
