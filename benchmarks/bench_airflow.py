@@ -68,6 +68,8 @@ def generate(data_dir: Path, files: int, positions: int) -> int:
     wanted = {"files": files, "positions": positions}
     if manifest.is_file() and json.loads(manifest.read_text())["args"] == wanted:
         return json.loads(manifest.read_text())["total_positions"]
+    for stale in data_dir.glob("*.csv"):  # other arguments wrote other files: start afresh
+        stale.unlink()
     completed = subprocess.run(
         [
             str(ROOT / ".venv/bin/pneuma-generate"),

@@ -156,6 +156,10 @@ def profile_env(postgres: dict[str, object], home: Path, executor: str) -> dict[
         "AIRFLOW__API__PORT": api_port,
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+        # Airflow's 5 s are short when tasks and the API server share a busy machine.
+        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": os.environ.get(
+            "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT", "30"
+        ),
         "MELTANO_DATABASE_URI": f"postgresql+psycopg2://{server}/{MELTANO_DATABASE}",
     }
 
