@@ -28,10 +28,10 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, chain, get_current_context, task
 
-# The helpers live beside this file; components that did not put the DAG folder on sys.path
-# (a DagBag in a test, a Celery worker) find them too.
-if str(Path(__file__).parent) not in sys.path:
-    sys.path.insert(0, str(Path(__file__).parent))
+# The helpers (orchestrate/pneuma_dags/) live outside the DAG folder, which the DAG processor
+# scans for DAG files.
+if str(Path(__file__).resolve().parents[1]) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pneuma_dags.alerts import failure_callbacks
 from pneuma_dags.project import Schedule, extract_load_pair, load_schedules

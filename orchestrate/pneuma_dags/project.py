@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 PROJECT_ROOT = Path(
-    os.environ.get("MELTANO_PROJECT_ROOT") or Path(__file__).resolve().parents[3],
+    os.environ.get("MELTANO_PROJECT_ROOT") or Path(__file__).resolve().parents[2],
 ).resolve()
 MELTANO_YML = PROJECT_ROOT / "meltano.yml"
 # Meltano keeps this symlink to the executable that last ran in the project, so the tasks use
