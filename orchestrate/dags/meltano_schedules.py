@@ -34,7 +34,9 @@ if str(Path(__file__).resolve().parents[1]) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pneuma_dags.alerts import failure_callbacks
+from pneuma_dags.isolated_run import run_extract_load, run_step
 from pneuma_dags.project import Schedule, extract_load_pair, load_schedules
+from pneuma_dags.shards import list_shards
 
 TASK_RETRIES = int(os.environ.get("PNEUMA_AIRFLOW_TASK_RETRIES", "1"))
 TASK_RETRY_DELAY = pendulum.duration(
@@ -83,12 +85,10 @@ def _doc_md(schedule: Schedule) -> str:
 
 def _step_task(schedule: Schedule, number: int, step: str) -> Any:  # noqa: ANN401 - an XComArg
     @task(task_id=_task_id(number, step))
-    def run_step(schedule_env: dict[str, str]) -> None:
-        from pneuma_dags.isolated_run import run_step as run  # noqa: PLC0415
+    def meltano_run(schedule_env: dict[str, str]) -> None:
+        run_step(step, env=_env(schedule_env))
 
-        run(step, env=_env(schedule_env))
-
-    return run_step(schedule_env=schedule.env)
+    return meltano_run(schedule_env=schedule.env)
 
 
 def _fanned_out_tasks(schedule: Schedule, number: int, step: str) -> tuple[Any, Any]:
@@ -96,8 +96,6 @@ def _fanned_out_tasks(schedule: Schedule, number: int, step: str) -> tuple[Any, 
 
     @task(task_id=f"step_{number}_list_inputs", retries=0)
     def list_inputs(schedule_env: dict[str, str]) -> list[dict[str, object]]:
-        from pneuma_dags.shards import list_shards  # noqa: PLC0415
-
         shards = list_shards(tap, env=_env(schedule_env))
         if not shards:
             msg = f"{tap} has no input files configured"
@@ -110,8 +108,6 @@ def _fanned_out_tasks(schedule: Schedule, number: int, step: str) -> tuple[Any, 
         max_active_tis_per_dagrun=PARALLEL_LOADS,
     )
     def extract_load(shard: dict[str, Any], schedule_env: dict[str, str]) -> dict[str, Any]:
-        from pneuma_dags.isolated_run import run_extract_load  # noqa: PLC0415
-
         get_current_context()["shard_id"] = shard["id"]  # type: ignore[typeddict-unknown-key]
         run_extract_load(step, shard["id"], list(shard["files"]), env=_env(schedule_env))
         return shard

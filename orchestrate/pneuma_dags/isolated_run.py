@@ -10,6 +10,7 @@ project's: MELTANO_DATABASE_URI is pinned to it unless already set (PostgreSQL u
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -107,8 +108,6 @@ def run_extract_load(
     Raises MeltanoRunError whose message names the shard and its files and gives the first error
     line, e.g. `20181024_d1_0830_0900 (/data/20181024_d1_0830_0900.csv): tap-pneuma: ...`.
     """
-    import json  # noqa: PLC0415 - only the task needs it
-
     env = dict(os.environ if env is None else env)
     tap = step.split(maxsplit=1)[0]
     # A suffix already set (tests isolate their state that way) stays in front of the shard's.
