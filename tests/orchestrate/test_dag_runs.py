@@ -162,6 +162,7 @@ def webhook() -> Iterator[tuple[int, list[dict[str, Any]]]]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server.server_address[1], received
     server.shutdown()
+    server.server_close()  # shutdown() stops serving; this closes the listening socket
 
 
 def _break_row(path: Path, line_number: int) -> str:
