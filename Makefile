@@ -26,7 +26,7 @@ export VIRTUAL_ENV := $(abspath $(VENV))
 INSTALL_INPUTS := pyproject.toml meltano.yml $(wildcard plugins/requirements/*.txt) \
 	$(wildcard tap-pneuma/pyproject.toml) $(wildcard plugins/*/pyproject.toml)
 
-.PHONY: help install run test lint sqlfix bench bench-scale stop status clean airflow dist dashboards browser
+.PHONY: help install run test lint sqlfix bench bench-scale stop status clean airflow airflow-celery bench-airflow redis-server dist dashboards browser
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s
@@ -58,7 +58,7 @@ run: install  ## load demo data (or TAP_PNEUMA_FILES) into the embedded PostgreS
 	$(MELTANO) run pneuma-elt; \
 	echo; $(MELTANO) --log-level=warning invoke postgres summary
 
-test: install lint browser  ## the whole test suite
+test: install lint browser redis-server  ## the whole test suite
 	$(MELTANO) test airflow  # tests/orchestrate, in the Airflow plugin's venv
 	$(BIN)/python -m pytest tap-pneuma/tests tests/
 
@@ -86,11 +86,7 @@ dist: install  ## build tap-pneuma's sdist and wheel into tap-pneuma/dist and ch
 		rm -rf $(TAP_DIST); exit 1; \
 	fi
 
-# The DAG generator reads this cache of `meltano schedule list`, never Meltano itself.
-orchestrate/schedules.json: meltano.yml | $(STAMP)
-	$(BIN)/python orchestrate/export_schedules.py
-
-airflow: install orchestrate/schedules.json  ## Airflow UI+scheduler on http://localhost:8080 (login: admin; password printed on first start)
+airflow: install  ## Airflow UI+scheduler on http://localhost:8080 (login: admin; password printed on first start)
 	$(MELTANO) invoke airflow:standalone
 
 # Superset (the `superset-bi` utility) on the read-only role: demo data first when nothing is loaded.
@@ -113,6 +109,18 @@ browser:  ## install Debian's chromium and chromium-driver for the browser tests
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 			--no-install-recommends $(BROWSER_PACKAGES); \
 	fi
+
+# Debian's redis-server is the Celery profile's broker; installed (as root) only when missing.
+redis-server:
+	@command -v redis-server > /dev/null || { \
+		[ "$$(id -u)" = 0 ] || { echo "redis-server is missing: run 'sudo make redis-server'"; exit 1; }; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+
+airflow-celery: install redis-server  ## the CeleryExecutor profile: Redis, PostgreSQL metadata DB, two workers (orchestrate/README.md)
+	$(MELTANO) invoke airflow:celery
+
+bench-airflow: install redis-server  ## 8 files x 2 M positions: 1 vs 2 parallel loads, and Celery with 2 workers: benchmarks/results/airflow.*
+	$(BIN)/python benchmarks/bench_airflow.py $(BENCH_OPTIONS)
 
 bench: install  ## every stage at 0.5, 2 and 5 M positions vs the COPY ceiling: benchmarks/results/pipeline.*
 	$(BIN)/python benchmarks/bench_pipeline.py $(BENCH_OPTIONS)

@@ -1,122 +1,44 @@
-"""`airflow dags test` of the generated DAGs: the real pipeline into the embedded PostgreSQL.
+"""`airflow dags test` of the incremental DAG: the real pipeline, fanned out per recording.
 
-Runs in the Airflow plugin's venv (`meltano invoke airflow:test_dag_runs`). Each run is isolated
-from the developer's own project state: a throwaway Airflow home and metadata DB, a database of
-its own on the embedded server (dropped afterwards), its own Meltano state backend and state ID,
-and its own dbt target folder. The pipeline itself is the project's: meltano.yml, the installed
-plugins, `postgres:ensure`, tap-pneuma, target-postgres and the dbt project.
+Runs in the Airflow plugin's venv (`meltano invoke airflow:test_dag_runs`), in a sandbox
+(pipeline_sandbox.py). `dags test` runs the mapped loads one after another; the scheduled,
+parallel run is test_parallel_loads.py. A broken file fails its own shard only, the dbt build
+waits, and one alert reaches a real SMTP server and a real HTTP server on 127.0.0.1.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import shutil
-import socket
-import sqlite3
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
+from email import message_from_bytes
+from email.policy import default as default_policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import psycopg
 import pytest
-import yaml
+from aiosmtpd.controller import Controller
+from pipeline_sandbox import (
+    Generated,
+    Sandbox,
+    TaskState,
+    free_port,
+    generate,
+    incremental_dag_id,
+    make_sandbox,
+    task_states,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW = Path(sys.executable).with_name("airflow")
-INCREMENTAL_JOB = "pneuma-elt"
-DAG_RUN_TIMEOUT_S = 900
-VEHICLES_PER_FILE = 6
-PNEUMA_POSTGRES = (
-    PROJECT_ROOT / ".meltano" / "utilities" / "postgres" / "venv" / "bin" / "pneuma-postgres"
-)
-TEST_PASSWORD = "pneuma-airflow-test"  # noqa: S105 - throwaway password of a throwaway local server
-
-
-def _incremental_dag_id() -> str:
-    project = yaml.safe_load((PROJECT_ROOT / "meltano.yml").read_text(encoding="utf-8"))
-    schedule = next(entry for entry in project["schedules"] if entry["job"] == INCREMENTAL_JOB)
-    return f"meltano_{schedule['name']}"
-
-
-def _pneuma_generate() -> Path:
-    """The tap's data generator, from the project's .venv or the tap's plugin venv."""
-    for candidate in (
-        PROJECT_ROOT / ".venv" / "bin" / "pneuma-generate",
-        PROJECT_ROOT
-        / ".meltano"
-        / "extractors"
-        / "tap-pneuma"
-        / "venv"
-        / "bin"
-        / "pneuma-generate",
-    ):
-        if candidate.is_file():
-            return candidate
-    msg = "pneuma-generate not found: run `make install`"
-    raise FileNotFoundError(msg)
-
-
-@dataclass(frozen=True)
-class Generated:
-    """What pneuma-generate wrote: one line per file, `path<TAB>N vehicles<TAB>M positions`."""
-
-    recording_ids: tuple[str, ...]
-    n_vehicles: int
-    n_positions: int
-
-
-def _generate(out_dir: Path, *, n_files: int, first_index: int) -> Generated:
-    completed = subprocess.run(
-        [
-            str(_pneuma_generate()),
-            str(out_dir),
-            f"--files={n_files}",
-            f"--vehicles={VEHICLES_PER_FILE}",
-            f"--first-index={first_index}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    rows = [line.split("\t") for line in completed.stdout.splitlines()]
-    return Generated(
-        recording_ids=tuple(Path(path).name.split(".")[0] for path, _, _ in rows),
-        n_vehicles=sum(int(vehicles.split()[0]) for _, vehicles, _ in rows),
-        n_positions=sum(int(positions.split()[0]) for _, _, positions in rows),
-    )
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@dataclass(frozen=True)
-class Sandbox:
-    """Environment and paths of one isolated `airflow dags test` setup."""
-
-    env: dict[str, str]
-    work_dir: Path
-    metadata_db: Path
-
-    def connect(self) -> psycopg.Connection:
-        """Connect to this sandbox's warehouse database."""
-        return psycopg.connect(
-            host=self.env["PNEUMA_PG_HOST"],
-            port=self.env["PNEUMA_PG_PORT"],
-            user=self.env["PNEUMA_PG_USER"],
-            password=self.env["PNEUMA_PG_PASSWORD"],
-            dbname=self.env["PNEUMA_PG_DATABASE"],
-            autocommit=True,
-        )
+DAG_RUN_TIMEOUT_S = 1800  # generous: a busy 2-core machine runs these many times slower
+LOAD_TASK = "step_2_tap-pneuma_target-postgres"
+DBT_TASK = "step_3_dbt-postgres_build"
 
 
 @pytest.fixture(scope="module")
@@ -124,36 +46,12 @@ def sandbox(
     tmp_path_factory: pytest.TempPathFactory,
     isolated_airflow_env: Callable[[Path], dict[str, str]],
 ) -> Iterator[Sandbox]:
-    """An Airflow home, metadata DB, PostgreSQL server and Meltano state of the tests' own."""
+    """A sandboxed pipeline with a migrated SQLite metadata DB."""
     work_dir = tmp_path_factory.mktemp("dag-runs")
-    airflow_home = work_dir / "airflow"
-    metadata_db = airflow_home / "airflow.db"
-    tag = f"airflow_test_{os.getpid()}"
-    env = {
-        **isolated_airflow_env(airflow_home),
-        # Settings of the postgres, target-postgres and dbt-postgres plugins (meltano.yml).
-        "PNEUMA_PG_EMBEDDED": "true",
-        "PNEUMA_PG_DATA_DIR": str(work_dir / "postgres"),
-        "PNEUMA_PG_HOST": "127.0.0.1",
-        "PNEUMA_PG_PORT": str(_free_port()),
-        "PNEUMA_PG_USER": "postgres",
-        "PNEUMA_PG_PASSWORD": TEST_PASSWORD,
-        "PNEUMA_PG_DATABASE": "pneuma",
-        "MELTANO_STATE_BACKEND_URI": (work_dir / "state").as_uri(),
-        "MELTANO_RUN_STATE_ID_SUFFIX": tag,
-        "DBT_TARGET_PATH": str(work_dir / "dbt-target"),
-        "DBT_LOG_PATH": str(work_dir / "dbt-logs"),
-        # A failed step is retried once (the DAG's policy); a second, not five minutes, later.
-        "PNEUMA_AIRFLOW_TASK_RETRY_DELAY_S": "1",
-    }
-    subprocess.run([str(AIRFLOW), "db", "migrate"], env=env, capture_output=True, check=True)
-    # Meltano keeps a plugin's catalog and state in .meltano/run/<plugin>, one per project: two
-    # of these test sessions at once in one checkout would read each other's state. Take turns.
-    with (PROJECT_ROOT / ".meltano" / "dag-run-tests.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield Sandbox(env=env, work_dir=work_dir, metadata_db=metadata_db)
-    subprocess.run([str(PNEUMA_POSTGRES), "stop"], env=env, capture_output=True, check=True)
-    shutil.rmtree(work_dir / "postgres")
+    box = make_sandbox(work_dir, isolated_airflow_env(work_dir / "airflow"), tag="dags_test")
+    subprocess.run([str(AIRFLOW), "db", "migrate"], env=box.env, capture_output=True, check=True)
+    yield box
+    box.stop()
 
 
 @dataclass(frozen=True)
@@ -162,123 +60,198 @@ class DagRun:
 
     returncode: int
     output: str
-    task_states: dict[str, tuple[str, int]]  # task_id -> (state, try_number)
+    tasks: dict[tuple[str, int], TaskState]
+
+    def describe(self) -> str:
+        """For assertion messages."""
+        states = {
+            f"{k[0]}[{k[1]}]": (v.state, v.try_number, v.label) for k, v in self.tasks.items()
+        }
+        return f"exit {self.returncode}, tasks {states}\n{self.output[-6000:]}"
+
+    def loads(self) -> dict[str, TaskState]:
+        """The mapped extract-load tasks by shard."""
+        return {
+            state.label: state for (task_id, _), state in self.tasks.items() if task_id == LOAD_TASK
+        }
 
 
-def _dags_test(sandbox: Sandbox, files: list[Path], run_number: int) -> DagRun:
-    dag_id = _incremental_dag_id()
-    env = {**sandbox.env, "TAP_PNEUMA_FILES": json.dumps([str(path) for path in files])}
-    log_file = sandbox.work_dir / f"dags-test-{run_number}.log"
+def _dags_test(sandbox: Sandbox, files: list[Path], name: str, **extra_env: str) -> DagRun:
+    env = {
+        **sandbox.env,
+        "TAP_PNEUMA_FILES": json.dumps([str(path) for path in files]),
+        **extra_env,
+    }
+    log_file = sandbox.work_dir / f"dags-test-{name}.log"
     with log_file.open("w", encoding="utf-8") as log:
         completed = subprocess.run(
-            [str(AIRFLOW), "dags", "test", dag_id],
+            [str(AIRFLOW), "dags", "test", incremental_dag_id()],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             timeout=DAG_RUN_TIMEOUT_S,
             check=False,
         )
-    with sqlite3.connect(sandbox.metadata_db) as metadata:
-        run_id = metadata.execute(
-            "select run_id from dag_run where dag_id = ? order by id desc limit 1", (dag_id,)
-        ).fetchone()[0]
-        states = metadata.execute(
-            "select task_id, state, try_number from task_instance where dag_id = ? and run_id = ?",
-            (dag_id, run_id),
-        ).fetchall()
     return DagRun(
         returncode=completed.returncode,
         output=log_file.read_text(encoding="utf-8"),
-        task_states={task_id: (state, try_number) for task_id, state, try_number in states},
+        tasks=task_states(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], incremental_dag_id()),
     )
-
-
-def _describe(run: DagRun) -> str:
-    return f"exit {run.returncode}, tasks {run.task_states}\n{run.output[-6000:]}"
 
 
 @pytest.fixture(scope="module")
 def first_load(sandbox: Sandbox) -> tuple[Path, Generated, DagRun]:
-    """One DAG run over two freshly generated recordings."""
+    """One DAG run over a folder of two freshly generated recordings."""
     data_dir = sandbox.work_dir / "data"
-    generated = _generate(data_dir, n_files=2, first_index=0)
-    return data_dir, generated, _dags_test(sandbox, [data_dir], run_number=1)
+    generated = generate(data_dir, n_files=2, first_index=0)
+    return data_dir, generated, _dags_test(sandbox, [data_dir], "first")
 
 
-def test_incremental_dag_loads_generated_files_into_the_warehouse(
+def test_one_load_per_recording_then_one_build(
     sandbox: Sandbox, first_load: tuple[Path, Generated, DagRun]
 ) -> None:
-    """Every step succeeds, and raw tables and marts hold exactly the generated data."""
+    """The folder is listed at run time, each file is one mapped load, then the marts build."""
     _, generated, run = first_load
-    assert run.returncode == 0, _describe(run)
-    assert run.task_states, _describe(run)
-    # Success on a retry counts: retrying is the DAG's policy for transient failures.
-    assert all(state == "success" for state, _ in run.task_states.values()), _describe(run)
-    ids = list(generated.recording_ids)
-    with sandbox.connect() as connection:
-        raw = connection.execute(
-            """
-            select
-                (select count(*) from tap_pneuma.recordings where recording_id = any(%(ids)s)),
-                (select sum(n_points) from tap_pneuma.recordings where recording_id = any(%(ids)s)),
-                (select count(*) from tap_pneuma.vehicles where recording_id = any(%(ids)s)),
-                (select sum(cardinality(time_s)) from tap_pneuma.trajectories
-                 where recording_id = any(%(ids)s))
-            """,
-            {"ids": ids},
-        ).fetchone()
-        marts = connection.execute(
-            """
-            select
-                (select count(*) from analytics_marts.dim_vehicles
-                 where recording_id = any(%(ids)s)),
-                (select count(*) from analytics_marts.fct_trajectory_points
-                 where recording_id = any(%(ids)s))
-            """,
-            {"ids": ids},
-        ).fetchone()
-    assert raw == (2, generated.n_positions, generated.n_vehicles, generated.n_positions)
-    assert marts == (generated.n_vehicles, generated.n_positions)
+    assert run.returncode == 0, run.describe()
+    assert all(state.state == "success" for state in run.tasks.values()), run.describe()
+    assert sorted(run.loads()) == sorted(generated.recording_ids), run.describe()
+    counts = sandbox.raw_counts(generated.recording_ids)
+    assert counts == {
+        rid: (1, generated.vehicles[rid], generated.positions[rid])
+        for rid in generated.recording_ids
+    }
+    assert sandbox.mart_positions(generated.recording_ids) == generated.positions
 
 
-def test_next_incremental_run_reads_only_the_new_file(
-    sandbox: Sandbox, first_load: tuple[Path, Generated, DagRun]
+class _Inbox:
+    """Messages a real SMTP server (aiosmtpd) on 127.0.0.1 received."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, _server: object, _session: object, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
+        self.messages.append(message_from_bytes(envelope.content, policy=default_policy))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_inbox() -> Iterator[tuple[int, _Inbox]]:
+    """A real SMTP server on a free port of 127.0.0.1."""
+    inbox = _Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller.port, inbox
+    controller.stop()
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    """A real HTTP server on a free port of 127.0.0.1 that keeps the JSON bodies posted to it."""
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1], received
+    server.shutdown()
+    server.server_close()  # shutdown() stops serving; this closes the listening socket
+
+
+def _break_row(path: Path, line_number: int) -> str:
+    """Make one value of a data row non-numeric; return the recording id."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    fields = lines[line_number - 1].split("; ")
+    fields[5] = "not-a-number"
+    lines[line_number - 1] = "; ".join(fields)
+    path.write_text("".join(lines), encoding="utf-8")
+    return path.name.split(".")[0]
+
+
+def test_a_bad_file_fails_its_shard_alone_and_alerts_once(
+    sandbox: Sandbox,
+    first_load: tuple[Path, Generated, DagRun],
+    smtp_inbox: tuple[int, _Inbox],
+    webhook: tuple[int, list[dict[str, Any]]],
 ) -> None:
-    """Thanks to the tap's state, a file dropped next to loaded ones is the only one re-read."""
+    """Loaded files are skipped, a new one loads, the bad one fails alone, dbt waits, one alert.
+
+    The e-mail and the webhook name the DAG, the task, the recording and the error's first line.
+    """
     data_dir, first, first_run = first_load
-    assert first_run.returncode == 0, _describe(first_run)
-    extracted_at_sql = (
-        "select recording_id, _sdc_extracted_at from tap_pneuma.recordings order by recording_id"
-    )
+    assert first_run.returncode == 0, first_run.describe()
+    extracted_at_sql = "select recording_id, _sdc_extracted_at from tap_pneuma.recordings"
     with sandbox.connect() as connection:
-        before = dict(connection.execute(extracted_at_sql).fetchall())
-    added = _generate(data_dir, n_files=1, first_index=2)
-    run = _dags_test(sandbox, [data_dir], run_number=2)
-    assert run.returncode == 0, _describe(run)
-    with sandbox.connect() as connection:
-        after = dict(connection.execute(extracted_at_sql).fetchall())
-        n_points = connection.execute(
+        extracted_before = dict(connection.execute(extracted_at_sql).fetchall())
+        marts_before = connection.execute(
             "select count(*) from analytics_marts.fct_trajectory_points"
         ).fetchone()[0]
-    assert set(after) == set(first.recording_ids) | set(added.recording_ids)
-    assert {key: after[key] for key in before} == before, "loaded files were not re-extracted"
-    assert n_points == first.n_positions + added.n_positions
+    generated = generate(data_dir, n_files=2, first_index=2)
+    bad_path = generated.paths[1]
+    bad = _break_row(bad_path, line_number=3)
+    good = [rid for rid in generated.recording_ids if rid != bad]
+    smtp_port, inbox = smtp_inbox
+    webhook_port, posts = webhook
+    run = _dags_test(
+        sandbox,
+        [data_dir],
+        "with-a-bad-file",
+        PNEUMA_ALERT_EMAILS="oncall@example.test, data@example.test",
+        AIRFLOW_CONN_SMTP_DEFAULT=json.dumps(
+            {
+                "conn_type": "smtp",
+                "host": "127.0.0.1",
+                "port": smtp_port,
+                "extra": {"disable_ssl": True, "disable_tls": True},
+            }
+        ),
+        AIRFLOW_CONN_APPRISE_DEFAULT=json.dumps(
+            {
+                "conn_type": "apprise",
+                "extra": {"config": {"path": f"json://127.0.0.1:{webhook_port}/alerts"}},
+            }
+        ),
+    )
+    assert run.returncode != 0, run.describe()
+    loads = run.loads()
+    assert {rid: state.state for rid, state in loads.items()} == {
+        **dict.fromkeys([*first.recording_ids, *good], "success"),
+        bad: "failed",
+    }, run.describe()
+    with sandbox.connect() as connection:
+        extracted_after = dict(connection.execute(extracted_at_sql).fetchall())
+    assert {rid: extracted_after[rid] for rid in first.recording_ids} == extracted_before, (
+        "each shard's state skipped its file, loaded by the first run"
+    )
+    assert loads[bad].try_number == 2, "retried once, alone"
+    assert run.tasks[DBT_TASK, -1].state == "upstream_failed", run.describe()
+    # The good recordings are loaded; no build ran, so the marts are as the last build left them.
+    counts = sandbox.raw_counts(good)
+    assert counts == {rid: (1, generated.vehicles[rid], generated.positions[rid]) for rid in good}
+    with sandbox.connect() as connection:
+        marts_after = connection.execute(
+            "select count(*) from analytics_marts.fct_trajectory_points"
+        ).fetchone()[0]
+    assert marts_after == marts_before
+    assert sandbox.mart_positions([*good, bad]) == {}
 
-
-def test_broken_job_fails_the_dag_run_with_the_taps_message(sandbox: Sandbox) -> None:
-    """A missing input file fails the tap's step (after its retry) and stops the run there."""
-    missing = sandbox.work_dir / "not-downloaded" / "20181024_d9_0830_0900.csv"
-    run = _dags_test(sandbox, [missing], run_number=3)
-    assert run.returncode != 0, _describe(run)
-    assert "DagRun failed" in run.output
-    steps = sorted(run.task_states)
-    assert run.task_states[steps[0]][0] == "success", _describe(run)
-    assert steps[1].startswith("step_2_tap-pneuma"), steps
-    assert run.task_states[steps[1]] == ("failed", 2), _describe(run)
-    assert all(run.task_states[step][0] == "upstream_failed" for step in steps[2:])
-    # The tap's own message, naming the file, is in the log of the step's last try. (Only the last
-    # try is checked: an earlier one may have failed for another reason, which retries are for.)
-    last_try = run.output.rsplit(f"[DAG TEST] starting task_id={steps[1]} ", 1)[1]
-    last_try = last_try.split(f"[DAG TEST] end task task_id={steps[1]} ", 1)[0]
-    assert f"tap-pneuma: {missing}: file not found" in last_try, _describe(run)
-    assert "non-zero exit code 1" in last_try
+    error = f"{bad} ({bad_path}): tap-pneuma: {bad_path}:3: field 'lon' of position 1"
+    assert len(inbox.messages) == 1, [m["Subject"] for m in inbox.messages]
+    (mail,) = inbox.messages
+    assert mail["To"] == "oncall@example.test, data@example.test"
+    assert mail["Subject"] == f"[pneuma] {incremental_dag_id()} failed: {LOAD_TASK} [{bad}]"
+    body = mail.get_body(("html",)).get_content()
+    for fact in (incremental_dag_id(), LOAD_TASK, f"<b>Recording</b>: {bad}", error):
+        assert fact in body, body
+    assert len(posts) == 1, posts
+    assert posts[0]["title"] == mail["Subject"]
+    assert f"Recording: {bad}\n" in posts[0]["message"]
+    assert f"Error: {error}" in posts[0]["message"]
+    assert len(posts[0]["message"].splitlines()) == 6, "the error's first line only"
