@@ -29,8 +29,7 @@ INSTALL_INPUTS := pyproject.toml meltano.yml $(wildcard plugins/requirements/*.t
 .PHONY: help install run test lint sqlfix bench bench-scale stop status clean airflow airflow-celery bench-airflow redis-server dist dashboards browser
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s
-", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("pneuma-warehouse needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
