@@ -7,7 +7,9 @@
     time, in one transaction each:
       1. write: the rows of that recording (the model's SQL filtered on
          current_setting('pneuma.recording_id' | 'pneuma.recording_key'), a
-         stable expression that PostgreSQL pushes down to the raw rows) into a
+         stable expression that PostgreSQL pushes down to the raw rows; where
+         it cannot, e.g. into a CTE read twice, the model adds
+         `where recording_key = {{ current_recording_key() }}`) into a
          new table beside the published partition, with the model's `indexes`;
       2. audit: the model's `meta.audits` on that new table only;
       3. publish: drop the old partition, attach the new one, and record the

@@ -60,3 +60,16 @@
         primary key (model_name, recording_key)
     )
 {%- endmacro %}
+
+{% macro current_recording_key() -%}
+    {#- The key of the recording that partitioned_by_recording is building.
+        The materialization filters each model's rows on it already; a model
+        repeats the filter where that filter cannot reach by itself (inside a
+        CTE referenced twice, which PostgreSQL materialises). -#}
+    current_setting('pneuma.recording_key')::integer
+{%- endmacro %}
+
+{% macro current_recording_id() -%}
+    {#- The id of the recording being built (see current_recording_key). -#}
+    current_setting('pneuma.recording_id')
+{%- endmacro %}
