@@ -35,3 +35,12 @@
         or {{ lon_column }} not between {{ var('study_area_min_lon') }}
             and {{ var('study_area_max_lon') }}
 {%- endmacro %}
+
+{% macro audit_observed_not_before_the_timeline_origin(relation) -%}
+    {#- time_s >= 0: no position before the recording's timeline origin. -#}
+    select partition_rows.track_id, partition_rows.observed_at
+    from {{ relation }} as partition_rows
+    inner join {{ ref('stg_pneuma__recordings') }} as recordings
+        on recordings.recording_id = current_setting('pneuma.recording_id')
+    where partition_rows.observed_at < recordings.timeline_origin_at
+{%- endmacro %}

@@ -210,6 +210,7 @@
         failing bigint;
         source_version timestamptz;
         n_rows bigint;
+        is_published boolean;
         {%- for row_audit in row_audits %}
         row_finding_{{ loop.index0 }} jsonb;
         {%- endfor %}
@@ -266,53 +267,45 @@
             where (finding ->> 'failing_rows')::bigint > 0
         ), '[]');
 
-        if exists (
+        is_published := not exists (
             select 1 from jsonb_array_elements(findings) as found (finding)
             where finding ->> 'severity' = 'error'
-        ) then
-            -- quarantine: the published partition, if any, stays
-            drop table {{ staged }};
-            insert into {{ publications }} (
-                model_name, recording_key, attempted_version, attempted_by, attempted_at,
-                quality_status, failed_audits
-            )
-            values (
-                {{ sql_text_literal(model_name) }}, {{ recording_key }}, source_version,
-                {{ sql_text_literal(invocation_id) }}, now(), 'quarantined', findings
-            )
-            on conflict (model_name, recording_key) do update set
-                attempted_version = excluded.attempted_version,
-                attempted_by = excluded.attempted_by,
-                attempted_at = excluded.attempted_at,
-                quality_status = excluded.quality_status,
-                failed_audits = excluded.failed_audits;
-        else
+        );
+        if is_published then
             -- publish: swap the new partition in
             drop table if exists {{ partition }};
             alter table {{ staged }} rename to {{ adapter.quote(partition.identifier) }};
             alter table {{ parent }} attach partition {{ partition }}
                 for values in ({{ recording_key }});
-            insert into {{ publications }} (
-                model_name, recording_key, published_version, published_by, published_at,
-                n_rows, attempted_version, attempted_by, attempted_at, quality_status,
-                failed_audits
-            )
-            values (
-                {{ sql_text_literal(model_name) }}, {{ recording_key }}, source_version,
-                {{ sql_text_literal(invocation_id) }}, now(), n_rows, source_version,
-                {{ sql_text_literal(invocation_id) }}, now(), 'published', findings
-            )
-            on conflict (model_name, recording_key) do update set
-                published_version = excluded.published_version,
-                published_by = excluded.published_by,
-                published_at = excluded.published_at,
-                n_rows = excluded.n_rows,
-                attempted_version = excluded.attempted_version,
-                attempted_by = excluded.attempted_by,
-                attempted_at = excluded.attempted_at,
-                quality_status = excluded.quality_status,
-                failed_audits = excluded.failed_audits;
+        else
+            -- quarantine: the published partition, if any, stays
+            drop table {{ staged }};
         end if;
+        insert into {{ publications }} as publication (
+            model_name, recording_key, published_version, published_by, published_at,
+            n_rows, attempted_version, attempted_by, attempted_at, quality_status,
+            failed_audits
+        )
+        -- published_*: this attempt's if it published, else (on conflict) the former ones
+        values (
+            {{ sql_text_literal(model_name) }}, {{ recording_key }},
+            {%- for value in ['source_version', sql_text_literal(invocation_id), 'now()', 'n_rows'] %}
+            case when is_published then {{ value }} end,
+            {%- endfor %}
+            source_version, {{ sql_text_literal(invocation_id) }}, now(),
+            case when is_published then 'published' else 'quarantined' end, findings
+        )
+        on conflict (model_name, recording_key) do update set
+            {%- for column in ['published_version', 'published_by', 'published_at', 'n_rows'] %}
+            {{ column }} = case
+                when is_published then excluded.{{ column }} else publication.{{ column }}
+            end,
+            {%- endfor %}
+            attempted_version = excluded.attempted_version,
+            attempted_by = excluded.attempted_by,
+            attempted_at = excluded.attempted_at,
+            quality_status = excluded.quality_status,
+            failed_audits = excluded.failed_audits;
     end
     $write_audit_publish$
     {%- endcall -%}
