@@ -103,9 +103,9 @@ def test_a_crash_during_the_build_keeps_what_was_published(
         )
         assert all(stored[recording_id] == expected[recording_id] for recording_id in stored)
         # no half-written table survived the crash
-        assert project.query("select count(*) from pg_class where relname like '%\\_\\_new'") == [
-            (0,)
-        ]
+        assert project.query(
+            "select count(*) from pg_class where relname like %s", ("%\\_\\_new",)
+        ) == [(0,)]
 
         # the next build rebuilds only what the killed one had not published
         project.run_ok("invoke", "dbt-postgres:build")

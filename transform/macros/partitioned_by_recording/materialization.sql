@@ -325,11 +325,11 @@
     {%- endfor -%}
     {%- if outcome[0] == 'quarantined' -%}
         {%- do quarantined.append(recording_id) -%}
-        {%- do log("QUARANTINED recording " ~ (recording_id | tojson) ~ " in " ~ model_name
+        {%- do log("QUARANTINED recording \"" ~ recording_id ~ "\" in " ~ model_name
             ~ ": failed audits " ~ (described | join(', '))
             ~ "; its previously published version, if any, stays", info=true) -%}
     {%- elif described -%}
-        {%- do log("published recording " ~ (recording_id | tojson) ~ " in " ~ model_name
+        {%- do log("published recording \"" ~ recording_id ~ "\" in " ~ model_name
             ~ " with warnings: " ~ (described | join(', ')), info=true) -%}
     {%- endif -%}
 {%- endmacro %}
