@@ -234,8 +234,8 @@ def test_rerun_rebuilds_only_the_changed_recording(
     project, paths = loaded
     # xmin is the transaction that wrote a row: unchanged partitions keep theirs
     xmin_sql = (
-        "select recording_id, min(xmin::text::bigint), max(xmin::text::bigint), count(*)"
-        " from analytics_storage.fct_trajectory_points_packed__by_recording"
+        "select recording_id, min(points.xmin::text::bigint), max(points.xmin::text::bigint),"
+        " count(*) from analytics_storage.fct_trajectory_points_packed__by_recording as points"
         " inner join analytics_storage.recording_keys using (recording_key) group by 1 order by 1"
     )
     before = {row[0]: row[1:] for row in project.query(xmin_sql)}
