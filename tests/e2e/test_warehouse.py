@@ -32,6 +32,12 @@ DBT_VARS = yaml.safe_load((PROJECT_ROOT / "transform" / "dbt_project.yml").read_
 ELT = ("run", "pneuma-elt")
 FIXED_FIELDS = 4
 FIELDS_PER_POSITION = 6
+# File names that break SQL built by pasting text, and names outside ASCII.
+ODD_NAMES = (
+    "it's; a test",
+    "x'); drop table analytics_marts.dim_vehicles; --",
+    "Αθήνα πλατεία 1",
+)
 # the warehouse rounds each step to the millimetre
 STEP_ROUNDING_M = 0.0005
 
@@ -223,10 +229,11 @@ def test_rerun_rebuilds_only_the_changed_recording(
     generate_files: Callable[..., list[Path]],
 ) -> None:
     project, paths = loaded
-    # xmin is the transaction that wrote a row: unchanged rows keep theirs
+    # xmin is the transaction that wrote a row: unchanged partitions keep theirs
     xmin_sql = (
-        "select recording_id, min(xmin::text::bigint), max(xmin::text::bigint), count(*)"
-        " from analytics_marts.fct_trajectory_points group by 1 order by 1"
+        "select recording_id, min(points.xmin::text::bigint), max(points.xmin::text::bigint),"
+        " count(*) from analytics_storage.fct_trajectory_points_packed__by_recording as points"
+        " inner join analytics_storage.recording_keys using (recording_key) group by 1 order by 1"
     )
     before = {row[0]: row[1:] for row in project.query(xmin_sql)}
 
@@ -258,93 +265,134 @@ def test_rerun_rebuilds_only_the_changed_recording(
     ) == [(0,)]
 
 
-def test_data_tests_check_only_the_rows_this_run_wrote(
+def with_bad_speed(source: Path, target: Path) -> Path:
+    """`target` with the rows of `source`, its first position's speed impossible (999 km/h)."""
+    header, first_row, *other_rows = source.read_text(encoding="ascii").splitlines(keepends=True)
+    fields = first_row.split("; ")
+    fields[FIXED_FIELDS + 2] = "999.0000"
+    target.write_text("".join([header, "; ".join(fields), *other_rows]), encoding="ascii")
+    return target
+
+
+def positions_in(path: Path) -> int:
+    return sum(len(vehicle.time_s) for vehicle in read_vehicles(path))
+
+
+def test_a_failing_recording_is_quarantined_and_the_others_published(
     loaded: tuple[MeltanoProject, list[Path]],
     tmp_path: Path,
     generate_files: Callable[..., list[Path]],
 ) -> None:
     project, paths = loaded
-    speed_test = "within_range_fct_trajectory_points_speed_kmh"
-    unchanged_id = paths[1].name.split(".")[0]
-    # an old row goes bad behind dbt's back: no run writes it again
-    project.query(
-        "update analytics_marts.fct_trajectory_points set speed_kmh = 999"
-        " where recording_id = %s and track_id = 1 and frame_index = 0 returning 1",
-        (unchanged_id,),
-    )
-    written_by = "select distinct dbt_invocation_id from analytics_marts.fct_trajectory_points"
-    (first_run,) = project.query(written_by)
-
-    # nothing changed: the run writes no rows, so its tests (the reconciliation with the raw
-    # arrays included) check none and pass
-    project.run_ok(*ELT)
-    assert project.query(written_by) == [first_run]
-
-    # test_all_rows tests the whole tables and finds the old row
-    result = project.run("invoke", "dbt-postgres:build", "--vars", "{test_all_rows: true}")
-    assert result.returncode != 0
-    assert f"FAIL 1 {speed_test}" in result.stdout
-    # and so does a plain `dbt test`: it writes nothing, so it tests everything
-    result = project.run("invoke", "dbt-postgres", "test", "--select", "fct_trajectory_points")
-    assert result.returncode != 0
-    assert f"FAIL 1 {speed_test}" in result.stdout
-
-    # a changed recording with a bad position: rebuilt in this run, so its rows are tested;
-    # exactly one failing row, the new one (the old bad row is still not tested)
-    changed = paths[0]
+    changed, unchanged = paths
+    changed_id, unchanged_id = (path.name.split(".")[0] for path in paths)
+    published_before = positions_in(changed)
+    # a new version of one recording with an impossible speed, and a new good recording
     (replacement,) = generate_files(
         tmp_path / "other", "--files", "1", "--vehicles", "5", "--seed", "9"
     )
-    header, first_row, *other_rows = replacement.read_text(encoding="ascii").splitlines(
+    with_bad_speed(replacement, changed)
+    stat = changed.stat()
+    os.utime(changed, (stat.st_atime + 60, stat.st_mtime + 60))
+    # new recordings with names that break SQL built by pasting text, one with a position
+    # outside the study area (a warning: published)
+    added_dir = tmp_path / "added"
+    added_dir.mkdir()
+    added = {}
+    generated = generate_files(tmp_path / "gen", "--files", "3", "--vehicles", "2", "--seed", "3")
+    for name, path in zip(ODD_NAMES, generated, strict=True):
+        added[name] = (path.read_bytes(), positions_in(path))
+        (added_dir / f"{name}.csv").write_bytes(added[name][0])
+    outside_area = added_dir / f"{ODD_NAMES[0]}.csv"
+    header, first_row, *other_rows = outside_area.read_text(encoding="utf-8").splitlines(
         keepends=True
     )
     fields = first_row.split("; ")
-    fields[FIXED_FIELDS + 2] = "999.0000"  # the first position's speed, km/h
-    changed.write_text("".join([header, "; ".join(fields), *other_rows]), encoding="ascii")
-    stat = changed.stat()
-    os.utime(changed, (stat.st_atime + 60, stat.st_mtime + 60))
+    fields[FIXED_FIELDS] = "38.100000"  # the first position's latitude, 11 km north
+    outside_area.write_text("".join([header, "; ".join(fields), *other_rows]), encoding="utf-8")
+    project.files = [str(changed.parent), str(added_dir)]
 
     result = project.run(*ELT)
 
+    # the run fails, naming the recording and the audit
     assert result.returncode != 0
-    assert f"FAIL 1 {speed_test}" in result.stdout
-    changed_id = changed.name.split(".")[0]
-    runs = dict(
+    assert (
+        f'QUARANTINED recording "{changed_id}" in fct_trajectory_points_packed: failed audits'
+        " speed_kmh_within_0_and_max_speed_kmh (1 rows, error)"
+    ) in result.stdout
+    assert "FAIL 1 assert_every_recording_is_published" in result.stdout
+    status = {
+        recording_id: (quality_status, failed_audits)
+        for recording_id, quality_status, failed_audits in project.query(
+            "select recording_id, quality_status, failed_audits from analytics_marts.dim_recordings"
+        )
+    }
+    assert status[unchanged_id] == ("published", [])
+    for name in ODD_NAMES[1:]:
+        assert status[name] == ("published", [])
+    assert status[ODD_NAMES[0]][0] == "published"
+    assert [finding["audit"] for finding in status[ODD_NAMES[0]][1]] == ["within_study_area"]
+    assert f'"{ODD_NAMES[0]}" in fct_trajectory_points_packed with warnings' in result.stdout
+    assert status[changed_id] == (
+        "quarantined",
+        [
+            {
+                "audit": "speed_kmh_within_0_and_max_speed_kmh",
+                "failing_rows": 1,
+                "severity": "error",
+                "model": "fct_trajectory_points_packed",
+            }
+        ],
+    )
+    # the earlier version of the quarantined recording stays published in every mart
+    counts = dict(
         project.query(
-            "select recording_id, min(dbt_invocation_id)"
-            " from analytics_marts.fct_trajectory_points group by 1"
+            "select recording_id, count(*) from analytics_marts.fct_trajectory_points group by 1"
         )
     )
-    assert runs[unchanged_id] == first_run[0]
-    assert runs[changed_id] != first_run[0]
+    assert counts == {
+        changed_id: published_before,
+        unchanged_id: positions_in(unchanged),
+        **{name: n_positions for name, (_, n_positions) in added.items()},
+    }
+    trips = dict(
+        project.query(
+            "select recording_id, count(*) from analytics_marts.fct_vehicle_trips group by 1"
+        )
+    )
+    assert trips == {changed_id: 12, unchanged_id: 12, **dict.fromkeys(ODD_NAMES, 2)}
     assert project.query(
         "select count(*) from analytics_marts.fct_trajectory_points where speed_kmh > %s",
         (DBT_VARS["max_speed_kmh"],),
-    ) == [(2,)]
+    ) == [(0,)]
+
+    # unchanged input: the quarantined version is not rebuilt, the run still says why it fails
+    result = project.run(*ELT)
+    assert result.returncode != 0
+    assert "fct_trajectory_points_packed: building 0 recording(s)" in result.stdout
+    assert "FAIL 1 assert_every_recording_is_published" in result.stdout
 
 
-def test_failing_data_test_stops_downstream_models_and_fails_the_job(
+def test_a_new_recording_failing_an_audit_is_not_published(
     meltano_project: MeltanoProject,
     tmp_path: Path,
     generate_files: Callable[..., list[Path]],
 ) -> None:
     (path,) = generate_files(tmp_path / "in", "--files", "1", "--vehicles", "3", "--seed", "4")
-    header, first_row, *other_rows = path.read_text(encoding="ascii").splitlines(keepends=True)
-    fields = first_row.split("; ")
-    fields[FIXED_FIELDS + 2] = "999.0000"  # the first position's speed, km/h
-    path.write_text("".join([header, "; ".join(fields), *other_rows]), encoding="ascii")
+    with_bad_speed(path, path)
     meltano_project.files = [str(path)]
 
     result = meltano_project.run(*ELT)
 
     assert result.returncode != 0
-    assert "within_range_fct_trajectory_points_speed_kmh" in result.stdout
-    built = meltano_project.query(
-        "select to_regclass('analytics_marts.fct_trajectory_points') is not null,"
-        " to_regclass('analytics_marts.fct_vehicle_trips') is not null,"
-        " to_regclass('analytics_marts.agg_traffic_grid') is not null"
-    )
-    assert built == [(True, False, False)]
+    assert "speed_kmh_within_0_and_max_speed_kmh" in result.stdout
+    # the marts exist, empty of the recording; dim_recordings says why
+    assert meltano_project.query(
+        "select (select count(*) from analytics_marts.fct_trajectory_points),"
+        " (select count(*) from analytics_marts.fct_vehicle_trips),"
+        " (select count(*) from analytics_marts.agg_traffic_grid),"
+        " (select quality_status from analytics_marts.dim_recordings)"
+    ) == [(0, 0, 0, "quarantined")]
 
 
 def test_real_sample_builds_on_the_epoch_timeline(

@@ -1,11 +1,11 @@
--- depends_on: {{ ref('stg_pneuma__recordings') }} (changed_recordings_query)
+-- Partitioned by recording: built for one recording at a time, filtered on
+-- recording_key, so only that recording's partition of the points is read.
 
 with
 
 points as (
 
     select * from {{ ref('fct_trajectory_points') }}
-    {{ where_recording_changed() }}
 
 ),
 
@@ -17,7 +17,7 @@ vehicles as (
 
 recordings as (
 
-    select * from {{ ref('dim_recordings') }}
+    select * from {{ ref('stg_pneuma__recordings') }}
 
 ),
 
@@ -26,6 +26,7 @@ binned as (
     -- a step (previous position -> this one) counts in the cell and bin of
     -- its end; at 25 fps a step is under 1 m, far below a cell
     select
+        recording_key,
         recording_id,
         track_id,
         floor(time_s / {{ var('time_bin_s') }})::integer as time_bin_index,
@@ -33,8 +34,7 @@ binned as (
         {{ grid_cell_y('lat') }} as cell_y,
         speed_kmh,
         coalesce(step_distance_m, 0) as step_distance_m,
-        coalesce(step_time_s, 0) as step_time_s,
-        source_modified_at
+        coalesce(step_time_s, 0) as step_time_s
     from points
 
 ),
@@ -45,6 +45,7 @@ vehicle_cells as (
     -- vehicles with hash aggregations instead of a count(distinct) that
     -- sorts every position; the type joins the few aggregated rows
     select
+        binned.recording_key,
         binned.recording_id,
         binned.time_bin_index,
         binned.cell_x,
@@ -53,10 +54,10 @@ vehicle_cells as (
         count(*) as n_positions,
         sum(binned.speed_kmh) as sum_speed_kmh,
         sum(binned.step_distance_m) as total_distance_m,
-        sum(binned.step_time_s) as total_time_s,
-        max(binned.source_modified_at) as source_modified_at
+        sum(binned.step_time_s) as total_time_s
     from binned
     group by
+        binned.recording_key,
         binned.recording_id,
         binned.time_bin_index,
         binned.cell_x,
@@ -80,6 +81,7 @@ typed_vehicle_cells as (
 cells as (
 
     select
+        recording_key,
         recording_id,
         time_bin_index,
         cell_x,
@@ -89,10 +91,9 @@ cells as (
         sum(n_positions)::integer as n_positions,
         sum(sum_speed_kmh) / sum(n_positions) as mean_speed_kmh,
         sum(total_distance_m) as total_distance_m,
-        sum(total_time_s) as total_time_s,
-        max(source_modified_at) as source_modified_at
+        sum(total_time_s) as total_time_s
     from typed_vehicle_cells
-    group by recording_id, time_bin_index, cell_x, cell_y, vehicle_type
+    group by recording_key, recording_id, time_bin_index, cell_x, cell_y, vehicle_type
 
 ),
 
@@ -100,6 +101,7 @@ final as (
 
     select
         ---------- ids
+        cells.recording_key,
         cells.recording_id,
         cells.time_bin_index,
         cells.cell_x,
@@ -134,16 +136,12 @@ final as (
         end as space_mean_speed_kmh,
 
         ---------- timestamps
-        recordings.timeline_origin_at + (
-            cells.time_bin_index * {{ var('time_bin_s') }} * interval '1 second'
-        ) as bin_start_at,
-        recordings.timeline_origin_at + (
-            (cells.time_bin_index + 1) * {{ var('time_bin_s') }} * interval '1 second'
-        ) as bin_end_at,
-        cells.source_modified_at,
-
-        ---------- audit
-        {{ dbt_invocation_id_column() }}
+        recordings.timeline_origin_at
+        + cells.time_bin_index * {{ var('time_bin_s') }} * interval '1 second'
+            as bin_start_at,
+        recordings.timeline_origin_at
+        + (cells.time_bin_index + 1) * {{ var('time_bin_s') }} * interval '1 second'
+            as bin_end_at
 
     from cells
     inner join recordings

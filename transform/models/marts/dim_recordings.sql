@@ -1,3 +1,19 @@
+-- A view, so that it always shows the publication state of the last run, even
+-- of a run that failed half-way. It depends on every partitioned mart so that
+-- its tests (every recording published) run after them.
+-- depends_on: {{ ref('fct_trajectory_points_packed') }}
+-- depends_on: {{ ref('fct_stop_events') }}
+-- depends_on: {{ ref('fct_vehicle_trips') }}
+-- depends_on: {{ ref('agg_traffic_grid') }}
+
+{%- set partitioned_marts = [] -%}
+{%- if execute -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model'
+        and node.config.materialized == 'partitioned_by_recording' -%}
+        {%- do partitioned_marts.append(node.alias or node.name) -%}
+    {%- endfor -%}
+{%- endif %}
+
 with
 
 recordings as (
@@ -12,9 +28,15 @@ vehicles as (
 
 ),
 
-trajectories as (
+recording_keys as (
 
-    select * from {{ ref('stg_pneuma__trajectories') }}
+    select * from {{ source('recording_storage', 'recording_keys') }}
+
+),
+
+publications as (
+
+    select * from {{ source('recording_storage', 'recording_publications') }}
 
 ),
 
@@ -28,13 +50,41 @@ vehicle_counts as (
 
 ),
 
-position_counts as (
+recording_quality as (
 
+    -- the current version's outcome in every partitioned mart
     select
-        recording_id,
-        sum(n_positions)::bigint as n_positions
-    from trajectories
-    group by recording_id
+        publications.recording_key,
+        count(*) filter (
+            where publications.published_version = recordings.source_modified_at
+        ) as n_marts_published,
+        count(*) filter (
+            where publications.quality_status = 'quarantined'
+            and publications.attempted_version = recordings.source_modified_at
+        ) as n_marts_quarantined,
+        coalesce(jsonb_agg(
+            findings.finding || jsonb_build_object('model', publications.model_name)
+            order by publications.model_name
+        ) filter (where findings.finding is not null), '[]') as failed_audits,
+        max(publications.published_version) filter (
+            where publications.model_name = 'fct_trajectory_points_packed'
+        ) as published_version,
+        max(publications.n_rows) filter (
+            where publications.model_name = 'fct_trajectory_points_packed'
+        ) as n_positions
+    from publications
+    inner join recording_keys
+        on publications.recording_key = recording_keys.recording_key
+    inner join recordings
+        on recording_keys.recording_id = recordings.recording_id
+    left join lateral jsonb_array_elements(
+        case
+            when publications.attempted_version = recordings.source_modified_at
+                then publications.failed_audits
+            else '[]'
+        end
+    ) as findings (finding) on true
+    group by publications.recording_key
 
 ),
 
@@ -43,15 +93,26 @@ final as (
     select
         ---------- ids
         recordings.recording_id,
+        recording_keys.recording_key,
 
         ---------- strings
         recordings.source_uri,
         recordings.layout,
+        -- published: every partitioned mart holds the current version;
+        -- quarantined: an audit failed on it (the marts keep the previous
+        -- version, if any; failed_audits says which); pending: not built yet
+        case
+            when coalesce(recording_quality.n_marts_quarantined, 0) > 0 then 'quarantined'
+            when recording_quality.n_marts_published = {{ partitioned_marts | length }}
+                then 'published'
+            else 'pending'
+        end as quality_status,
+        coalesce(recording_quality.failed_audits, '[]') as failed_audits,
 
         ---------- numerics
         recordings.drone,
         coalesce(vehicle_counts.n_vehicles, 0) as n_vehicles,
-        coalesce(position_counts.n_positions, 0) as n_positions,
+        coalesce(recording_quality.n_positions, 0) as n_positions,
         recordings.n_invalid_rows,
         recordings.file_size_bytes,
 
@@ -66,19 +127,18 @@ final as (
         ---------- timestamps
         recordings.recording_start_at,
         recordings.recording_end_at,
-        -- a file outside the naming scheme (e.g. sample.csv) has no start:
-        -- its positions are placed on a timeline starting at the Unix epoch
-        coalesce(
-            recordings.recording_start_at, timestamptz '1970-01-01 00:00:00+00'
-        ) as timeline_origin_at,
+        recordings.timeline_origin_at,
         recordings.file_modified_at,
-        recordings.source_modified_at
+        recordings.source_modified_at,
+        recording_quality.published_version
 
     from recordings
+    left join recording_keys
+        on recordings.recording_id = recording_keys.recording_id
     left join vehicle_counts
         on recordings.recording_id = vehicle_counts.recording_id
-    left join position_counts
-        on recordings.recording_id = position_counts.recording_id
+    left join recording_quality
+        on recording_keys.recording_key = recording_quality.recording_key
 
 )
 

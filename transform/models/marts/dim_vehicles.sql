@@ -8,7 +8,7 @@ vehicles as (
 
 recordings as (
 
-    select * from {{ ref('dim_recordings') }}
+    select * from {{ ref('stg_pneuma__recordings') }}
 
 ),
 

@@ -1,17 +1,19 @@
--- depends_on: {{ ref('stg_pneuma__recordings') }} (changed_recordings_query)
+-- Partitioned by recording; published with the points (built after them, and
+-- only for a recording whose points are published).
+-- depends_on: {{ ref('fct_trajectory_points_packed') }}
+-- depends_on: {{ ref('stg_pneuma__vehicles') }} (audits)
 
 with
 
 stops as (
 
     select * from {{ ref('int_vehicle_stops_detected') }}
-    {{ where_recording_changed() }}
 
 ),
 
 recordings as (
 
-    select * from {{ ref('dim_recordings') }}
+    select * from {{ ref('stg_pneuma__recordings') }}
 
 ),
 
@@ -39,11 +41,7 @@ final as (
 
         ---------- timestamps
         recordings.timeline_origin_at + stops.start_time_s * interval '1 second' as started_at,
-        recordings.timeline_origin_at + stops.end_time_s * interval '1 second' as ended_at,
-        recordings.source_modified_at,
-
-        ---------- audit
-        {{ dbt_invocation_id_column() }}
+        recordings.timeline_origin_at + stops.end_time_s * interval '1 second' as ended_at
 
     from stops
     inner join recordings

@@ -1,17 +1,19 @@
--- depends_on: {{ ref('stg_pneuma__recordings') }} (changed_recordings_query)
+-- The published positions: fct_trajectory_points_packed decoded into the
+-- units of the file. A view, so it costs no storage; filters on lat, lon and
+-- observed_at reach the BRIN of each partition, a recording_id (or
+-- recording_key) filter reaches only that recording's partition.
 
 with
 
-points as (
+packed as (
 
-    select * from {{ ref('int_trajectory_points_measured') }}
-    {{ where_recording_changed() }}
+    select * from {{ ref('fct_trajectory_points_packed') }}
 
 ),
 
 recordings as (
 
-    select * from {{ ref('dim_recordings') }}
+    select * from {{ ref('stg_pneuma__recordings') }}
 
 ),
 
@@ -19,31 +21,33 @@ final as (
 
     select
         ---------- ids
-        points.recording_id,
-        points.track_id,
-        points.frame_index,
+        packed.recording_id,
+        packed.recording_key,
+        packed.track_id,
+        packed.frame_index,
 
         ---------- numerics
-        points.time_s,
-        points.lat,
-        points.lon,
-        points.speed_kmh,
-        points.lon_acc_ms2,
-        points.lat_acc_ms2,
-        points.step_time_s,
-        points.step_distance_m,
-        points.heading_deg,
+        extract(epoch from packed.observed_at - recordings.timeline_origin_at)::double precision
+            as time_s,
+        packed.lat,
+        packed.lon,
+        {{ from_scaled_integer('packed.speed_e4', 4) }} as speed_kmh,
+        {{ from_scaled_integer('packed.lon_acc_e4', 4) }} as lon_acc_ms2,
+        {{ from_scaled_integer('packed.lat_acc_e4', 4) }} as lat_acc_ms2,
+        {{ from_scaled_integer('packed.step_time_ms', 3) }} as step_time_s,
+        {{ from_scaled_integer('packed.step_distance_mm', 3) }} as step_distance_m,
+        {{ from_scaled_integer('packed.heading_cdeg', 2) }} as heading_deg,
 
         ---------- timestamps
-        recordings.timeline_origin_at + points.time_s * interval '1 second' as observed_at,
-        recordings.source_modified_at,
+        packed.observed_at,
+        packed.source_modified_at,
 
         ---------- audit
-        {{ dbt_invocation_id_column() }}
+        packed.dbt_invocation_id
 
-    from points
+    from packed
     inner join recordings
-        on points.recording_id = recordings.recording_id
+        on packed.recording_id = recordings.recording_id
 
 )
 

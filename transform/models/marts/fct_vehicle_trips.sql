@@ -1,11 +1,14 @@
--- depends_on: {{ ref('stg_pneuma__recordings') }} (changed_recordings_query)
+-- depends_on: {{ ref('stg_pneuma__vehicles') }}, {{ ref('stg_pneuma__recordings') }} (audits)
+-- Partitioned by recording: built for one recording at a time, filtered on
+-- recording_key, so only that recording's partitions are read.
 
 with
 
 points as (
 
+    -- trip_measures is read twice (so materialised): filter it here
     select * from {{ ref('fct_trajectory_points') }}
-    {{ where_recording_changed() }}
+    where recording_key = {{ current_recording_key() }}
 
 ),
 
@@ -25,6 +28,7 @@ vehicles as (
 trip_measures as (
 
     select
+        recording_key,
         recording_id,
         track_id,
         count(*)::integer as n_positions,
@@ -38,22 +42,47 @@ trip_measures as (
         percentile_cont(0.85) within group (order by speed_kmh) as p85_speed_kmh,
         min(lon_acc_ms2) as hardest_braking_ms2,
         min(observed_at) as entered_at,
-        max(observed_at) as exited_at,
-        max(source_modified_at) as source_modified_at
+        max(observed_at) as exited_at
     from points
-    group by recording_id, track_id
+    group by recording_key, recording_id, track_id
 
 ),
 
 stop_totals as (
 
     select
-        recording_id,
+        recording_key,
         track_id,
         count(*)::integer as n_stops,
         sum(duration_s) as total_stop_time_s
     from stop_events
-    group by recording_id, track_id
+    group by recording_key, track_id
+
+),
+
+trip_ends as (
+
+    -- the first and last position of each trip: one more scan of the
+    -- recording's partition against a hash of its few vehicles (a CTE
+    -- referenced twice would be materialised; index probes through the views
+    -- were planned as a join of every position with every other)
+    select
+        ends.track_id,
+        max(ends.lat) filter (where ends.frame_index = trip_measures.first_frame_index)
+            as entry_lat,
+        max(ends.lon) filter (where ends.frame_index = trip_measures.first_frame_index)
+            as entry_lon,
+        max(ends.lat) filter (where ends.frame_index = trip_measures.last_frame_index)
+            as exit_lat,
+        max(ends.lon) filter (where ends.frame_index = trip_measures.last_frame_index)
+            as exit_lon
+    from {{ ref('fct_trajectory_points') }} as ends
+    inner join trip_measures
+        on ends.recording_key = trip_measures.recording_key
+        and ends.track_id = trip_measures.track_id
+        and ends.frame_index in (trip_measures.first_frame_index, trip_measures.last_frame_index)
+    where ends.recording_key = {{ current_recording_key() }}
+    group by ends.track_id
 
 ),
 
@@ -62,6 +91,7 @@ final as (
     select
         ---------- ids
         vehicles.vehicle_id,
+        trip_measures.recording_key,
         trip_measures.recording_id,
         trip_measures.track_id,
 
@@ -85,37 +115,24 @@ final as (
         trip_measures.hardest_braking_ms2,
         coalesce(stop_totals.n_stops, 0) as n_stops,
         coalesce(stop_totals.total_stop_time_s, 0) as total_stop_time_s,
-        entry_position.lat as entry_lat,
-        entry_position.lon as entry_lon,
-        exit_position.lat as exit_lat,
-        exit_position.lon as exit_lon,
+        trip_ends.entry_lat,
+        trip_ends.entry_lon,
+        trip_ends.exit_lat,
+        trip_ends.exit_lon,
 
         ---------- timestamps
         trip_measures.entered_at,
-        trip_measures.exited_at,
-        trip_measures.source_modified_at,
-
-        ---------- audit
-        {{ dbt_invocation_id_column() }}
+        trip_measures.exited_at
 
     from trip_measures
     inner join vehicles
         on trip_measures.recording_id = vehicles.recording_id
         and trip_measures.track_id = vehicles.track_id
     left join stop_totals
-        on trip_measures.recording_id = stop_totals.recording_id
+        on trip_measures.recording_key = stop_totals.recording_key
         and trip_measures.track_id = stop_totals.track_id
-    -- two index probes per vehicle instead of ordering every position (a
-    -- CTE referenced more than once would be materialised, not probed)
-    inner join {{ ref('fct_trajectory_points') }} as entry_position
-        on trip_measures.recording_id = entry_position.recording_id
-        and trip_measures.track_id = entry_position.track_id
-        and trip_measures.first_frame_index = entry_position.frame_index
-    inner join {{ ref('fct_trajectory_points') }} as exit_position
-        on trip_measures.recording_id = exit_position.recording_id
-        and trip_measures.track_id = exit_position.track_id
-        and trip_measures.last_frame_index = exit_position.frame_index
-
+    inner join trip_ends
+        on trip_measures.track_id = trip_ends.track_id
 )
 
 select * from final

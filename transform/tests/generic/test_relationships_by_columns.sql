@@ -1,7 +1,7 @@
 {% test relationships_by_columns(model, columns, to, to_columns) %}
 
 -- rows of the child whose composite key has no parent row; {{ model }} may be
--- an aliased subquery (a `where` config, rows_written_by_this_run), hence the CTE
+-- an aliased subquery (a `where` config), hence the CTE
 with child as (
 
     select * from {{ model }}

@@ -30,10 +30,16 @@ renamed as (
         window_end::time as window_end_local,
 
         ---------- timestamps
-        (recorded_on::date + window_start::time) at time zone '{{ var("local_time_zone") }}'
-            as recording_start_at,
-        (recorded_on::date + window_end::time) at time zone '{{ var("local_time_zone") }}'
-            as recording_end_at,
+        (recorded_on::date + window_start::time)
+        at time zone '{{ var("local_time_zone") }}' as recording_start_at,
+        (recorded_on::date + window_end::time)
+        at time zone '{{ var("local_time_zone") }}' as recording_end_at,
+        -- time_s = 0 of the recording: its nominal start, or, for a file
+        -- outside the naming scheme (e.g. sample.csv), the Unix epoch
+        coalesce(
+            (recorded_on::date + window_start::time) at time zone '{{ var("local_time_zone") }}',
+            timestamptz '1970-01-01 00:00:00+00'
+        ) as timeline_origin_at,
         {{ to_utc_timestamptz('file_modified_at') }} as file_modified_at,
         {{ to_utc_timestamptz('_sdc_modified_at') }} as source_modified_at,
 
