@@ -1,4 +1,4 @@
-"""The three streams of THE CONTRACT: recordings, vehicles and trajectories."""
+"""The three streams of the tap: recordings, vehicles and trajectories."""
 
 from __future__ import annotations
 
