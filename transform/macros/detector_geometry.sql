@@ -26,3 +26,10 @@
     (({{ detector }}.end_x_m - {{ detector }}.start_x_m) * ({{ y_m }} - {{ detector }}.start_y_m)
         - ({{ detector }}.end_y_m - {{ detector }}.start_y_m) * ({{ x_m }} - {{ detector }}.start_x_m))
 {%- endmacro %}
+
+{% macro interpolated_at_crossing(step, column) -%}
+    {#- A step's value at its crossing: linear between the previous position's
+        value (previous_<column>) and the position's, at step_fraction. -#}
+    ({{ step }}.previous_{{ column }} + {{ step }}.step_fraction
+        * ({{ step }}.{{ column }} - {{ step }}.previous_{{ column }}))
+{%- endmacro %}
