@@ -17,6 +17,13 @@
     starts on the line counts only as the vehicle's first: so a path that
     touches the line at one position, or runs along it, counts once. -#}
 {%- set margin_m = var('detector_search_margin_m') %}
+{#- a step: its end position and its previous one, both also projected -#}
+{%- set step_columns = [
+    'detector_id', 'recording_id', 'track_id', 'frame_index', 'time_s', 'lat', 'lon',
+    'speed_kmh', 'observed_at', 'source_modified_at', 'x_m', 'y_m',
+    'previous_frame_index', 'previous_time_s', 'previous_lat', 'previous_lon',
+    'previous_speed_kmh', 'previous_observed_at', 'previous_x_m', 'previous_y_m',
+] %}
 
 
 with
@@ -181,27 +188,7 @@ long_steps as (
 
 steps as (
 
-    select
-        detector_id,
-        recording_id,
-        track_id,
-        frame_index,
-        time_s,
-        lat,
-        lon,
-        speed_kmh,
-        observed_at,
-        source_modified_at,
-        x_m,
-        y_m,
-        previous_frame_index,
-        previous_time_s,
-        previous_lat,
-        previous_lon,
-        previous_speed_kmh,
-        previous_observed_at,
-        previous_x_m,
-        previous_y_m
+    select {{ step_columns | join(', ') }}
     from near_steps
     where
         previous_frame_index = frame_index - 1
@@ -209,27 +196,7 @@ steps as (
 
     union all
 
-    select
-        detector_id,
-        recording_id,
-        track_id,
-        frame_index,
-        time_s,
-        lat,
-        lon,
-        speed_kmh,
-        observed_at,
-        source_modified_at,
-        x_m,
-        y_m,
-        previous_frame_index,
-        previous_time_s,
-        previous_lat,
-        previous_lon,
-        previous_speed_kmh,
-        previous_observed_at,
-        previous_x_m,
-        previous_y_m
+    select {{ step_columns | join(', ') }}
     from long_steps
 
 ),
