@@ -80,22 +80,36 @@ points as (
 
 ),
 
+cell_detectors as (
+
+    -- one row per cell: unique keys tell the planner that hashing the cells
+    -- (not sorting or hashing the points) is the cheap side of the join
+    select
+        cell_x,
+        cell_y,
+        array_agg(detector_id order by detector_id) as detector_ids
+    from detector_cells
+    group by cell_x, cell_y
+
+),
+
 candidates as (
 
-    -- The spatial prefilter, in one pass over the points: a hash join of
-    -- each position's cell with the detectors' cells (a few hundred) keeps
-    -- the positions near a detector; the ends of the rare steps longer than
-    -- half the margin (tracking gaps) come along with a null detector. Half:
-    -- step_distance_m is haversine, the cells are projected.
+    -- The spatial prefilter, in one pass over the points: each position's
+    -- cell probes the hash of the detectors' cells (a few hundred) and keeps
+    -- the positions near a detector, once per detector; the ends of the rare
+    -- steps longer than half the margin (tracking gaps) come along with a
+    -- null detector. Half: step_distance_m is haversine, the cells are
+    -- projected.
     select
         points.*,
-        detector_cells.detector_id
+        unnest(coalesce(cell_detectors.detector_ids, array[null::text])) as detector_id
     from points
-    left join detector_cells
-        on {{ detector_cell('points.x_m') }} = detector_cells.cell_x
-        and {{ detector_cell('points.y_m') }} = detector_cells.cell_y
+    left join cell_detectors
+        on {{ detector_cell('points.x_m') }} = cell_detectors.cell_x
+        and {{ detector_cell('points.y_m') }} = cell_detectors.cell_y
     where
-        detector_cells.detector_id is not null
+        cell_detectors.cell_x is not null
         or points.step_distance_m > {{ margin_m }} / 2.0
 
 ),
