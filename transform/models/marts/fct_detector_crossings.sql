@@ -43,20 +43,26 @@ detectors as (
 detector_cells as (
 
     -- the cells within one margin of a detector's bounding box: a crossing
-    -- step no longer than the margin has both its positions in them
+    -- step no longer than the margin has both its positions in them. One
+    -- series per detector (cells numbered row by row), not one per axis: the
+    -- planner assumes 1000 rows a series, and a million per detector would
+    -- make it sort every position rather than hash these few cells
     select
-        detectors.detector_id,
-        cell_x,
-        cell_y
-    from detectors
-    cross join lateral generate_series(
-        {{ detector_cell('least(start_x_m, end_x_m) - ' ~ margin_m) }},
-        {{ detector_cell('greatest(start_x_m, end_x_m) + ' ~ margin_m) }}
-    ) as cell_x
-    cross join lateral generate_series(
-        {{ detector_cell('least(start_y_m, end_y_m) - ' ~ margin_m) }},
-        {{ detector_cell('greatest(start_y_m, end_y_m) + ' ~ margin_m) }}
-    ) as cell_y
+        boxes.detector_id,
+        boxes.min_cell_x + cell_number % boxes.n_cells_x as cell_x,
+        boxes.min_cell_y + cell_number / boxes.n_cells_x as cell_y
+    from (
+        select
+            detector_id,
+            {{ detector_cell('least(start_x_m, end_x_m) - ' ~ margin_m) }} as min_cell_x,
+            {{ detector_cell('least(start_y_m, end_y_m) - ' ~ margin_m) }} as min_cell_y,
+            {{ detector_cell('greatest(start_x_m, end_x_m) + ' ~ margin_m) }}
+                - {{ detector_cell('least(start_x_m, end_x_m) - ' ~ margin_m) }} + 1 as n_cells_x,
+            {{ detector_cell('greatest(start_y_m, end_y_m) + ' ~ margin_m) }}
+                - {{ detector_cell('least(start_y_m, end_y_m) - ' ~ margin_m) }} + 1 as n_cells_y
+        from detectors
+    ) as boxes
+    cross join lateral generate_series(0, boxes.n_cells_x * boxes.n_cells_y - 1) as cell_number
 
 ),
 
