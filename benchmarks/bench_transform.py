@@ -152,15 +152,17 @@ def generate(n_files: int, positions_per_file: int, seed: int) -> tuple[Path, in
     return data_dir, len(sorted(data_dir.glob("*.csv")))
 
 
-def dbt(args: Sequence[str], env: dict[str, str], log: Path) -> tuple[float, dict[str, float]]:
-    """`dbt <args>` on the project; wall seconds and each model's own execution time."""
+def dbt(
+    args: Sequence[str], env: dict[str, str], log: Path, project_dir: Path = TRANSFORM
+) -> tuple[float, dict[str, float]]:
+    """`dbt <args>` on the project (or a copy); wall seconds and each model's own execution time."""
     target_path = WORK_DIR / "dbt-target"
     wall_s = run_checked(
         [
             str(DBT),
             *args,
             "--project-dir",
-            str(TRANSFORM),
+            str(project_dir),
             "--profiles-dir",
             str(TRANSFORM / "profiles" / "postgres"),
             "--target",
