@@ -95,7 +95,7 @@ def dbt(
 
 def rebuilt_recordings(output: str) -> dict[str, int]:
     """How many recordings each detector model said it rebuilt."""
-    found = re.findall(r"(\w+): rebuilding (\d+) recording", output)
+    found = re.findall(r"(\w+): building (\d+) recording", output)
     return {model: int(count) for model, count in found if model in DETECTOR_MODELS}
 
 
@@ -129,8 +129,16 @@ def candidate_positions(config: ServerConfig, project_dir: Path, env: dict[str, 
     compiled = next(compiled_dir.rglob("fct_detector_crossings.sql"))
     sql = compiled.read_text()
     head = sql[: sql.index("near_steps as (")].rstrip().rstrip(",")
+    # the model reads one recording at a time (current_setting('pneuma.recording_key'))
+    count = 0
     with config.connect() as connection:
-        (count,) = connection.execute(f"{head}\nselect count(*) from candidates").fetchone()
+        keys = connection.execute("select recording_key from analytics_storage.recording_keys")
+        for (recording_key,) in keys.fetchall():
+            connection.execute(
+                "select set_config('pneuma.recording_key', %s, false)", (str(recording_key),)
+            )
+            (n,) = connection.execute(f"{head}\nselect count(*) from candidates").fetchone()
+            count += n
     return count
 
 

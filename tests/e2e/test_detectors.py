@@ -331,38 +331,57 @@ def test_detectors_count_known_drives_and_follow_the_seed(
     check_travel_times(meltano_project, expected)
 
     # one recording changes (a vehicle more): only it is rebuilt in the detector models
-    xmin_sql = (
-        "select recording_id, min(xmin::text::bigint), max(xmin::text::bigint)"
-        " from analytics_marts.{} group by 1"
-    )
-    crossings_before = dict_of(meltano_project.query(xmin_sql.format("fct_detector_crossings")))
+    published_before = published_by(meltano_project)
     drives = [*DRIVES, Drive(R2, 3, "Taxi", 200.0, (Leg(at(200, 5), at(-200, 5), 50.4),))]
     changed = write_recording(tmp_path / "in", R2, drives)
     stat = changed.stat()
     os.utime(changed, (stat.st_atime + 60, stat.st_mtime + 60))
     meltano_project.run_ok("run", "pneuma-elt")
-    crossings_after = dict_of(meltano_project.query(xmin_sql.format("fct_detector_crossings")))
-    assert crossings_after[R1] == crossings_before[R1]
-    assert crossings_after[R2][0] > crossings_before[R2][1]
+    published_after = published_by(meltano_project)
+    for model in DETECTOR_MARTS:
+        assert published_after[model, R1] == published_before[model, R1], model
+        assert published_after[model, R2] != published_before[model, R2], model
     expected = expected_crossings(drives, DETECTORS)
     check_crossings(meltano_project, expected)
     check_travel_times(meltano_project, expected)
 
     # a detector moved and one added: the next build redoes every recording's detector rows
     # from the points it already holds
-    points_before = meltano_project.query(xmin_sql.format("fct_trajectory_points"))
+    published_before = published_after
     moved = [Detector("west", at(-60, -20), at(-60, 20)), EAST, DIAGONAL]
     added = [*moved, Detector("centre", at(0, 20), at(0, -20))]
     write_seed(transform_dir, added)
     output = meltano_project.run_ok("invoke", "dbt-postgres:build")
-    assert "fct_detector_crossings: rebuilding 2 recording(s)" in output
-    assert meltano_project.query(xmin_sql.format("fct_trajectory_points")) == points_before
+    assert "fct_detector_crossings: building 2 recording(s)" in output
+    assert "fct_trajectory_points_packed: building 0 recording(s)" in output
+    published_after = published_by(meltano_project)
+    for (model, recording_id), run in published_after.items():
+        if model in DETECTOR_MARTS:
+            assert run != published_before[model, recording_id], (model, recording_id)
+        else:
+            assert run == published_before[model, recording_id], (model, recording_id)
     expected = expected_crossings(drives, added)
     assert {c.detector_id for c in expected} >= {"west", "centre"}
     check_crossings(meltano_project, expected)
     check_flow(meltano_project, expected)
     check_travel_times(meltano_project, expected)
 
+    # nothing changed: no detector mart rebuilds a recording
+    output = meltano_project.run_ok("invoke", "dbt-postgres:build")
+    for model in DETECTOR_MARTS:
+        assert f"{model}: building 0 recording(s)" in output, model
+    assert published_by(meltano_project) == published_after
 
-def dict_of(rows: list[tuple]) -> dict[str, tuple]:
-    return {row[0]: row[1:] for row in rows}
+
+DETECTOR_MARTS = ("fct_detector_crossings", "agg_detector_flow", "fct_detector_travel_times")
+
+
+def published_by(project: MeltanoProject) -> dict[tuple[str, str], str]:
+    """The run that published each (model, recording) of every partitioned mart."""
+    rows = project.query(
+        "select publications.model_name, recording_keys.recording_id, publications.published_by"
+        " from analytics_storage.recording_publications as publications"
+        " inner join analytics_storage.recording_keys as recording_keys"
+        " on publications.recording_key = recording_keys.recording_key"
+    )
+    return {(model, recording_id): run for model, recording_id, run in rows}

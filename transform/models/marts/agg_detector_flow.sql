@@ -1,28 +1,17 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ detector_begin_build() }}",
-    post_hook=["{{ detector_record_build() }}", "{{ summarize_new_brin_ranges() }}"],
-    indexes=[
-        {'columns': ['recording_id', 'detector_id', 'time_bin_index']},
-        {'columns': ['dbt_invocation_id'], 'type': 'brin'},
-    ],
-) }}
--- depends_on: {{ ref('fct_trajectory_points') }}, {{ ref('virtual_detectors') }} (detector_changed_recordings_query)
+-- depends_on: {{ ref('virtual_detectors') }} (pre-hook, audits)
+-- Partitioned by recording (dbt_project.yml): built one recording at a time.
 
 with
 
 crossings as (
 
     select * from {{ ref('fct_detector_crossings') }}
-    where {{ detector_recording_changed() }}
 
 ),
 
 recordings as (
 
-    select * from {{ ref('dim_recordings') }}
+    select * from {{ ref('stg_pneuma__recordings') }}
 
 ),
 
@@ -30,6 +19,7 @@ bins as (
 
     select
         detector_id,
+        recording_key,
         recording_id,
         floor(time_s / {{ var('time_bin_s') }})::integer as time_bin_index,
         direction,
@@ -47,10 +37,9 @@ bins as (
             when count(*) > 1 then (max(time_s) - min(time_s)) / (count(*) - 1)
         end as mean_headway_s,
         min(crossed_at) as first_crossed_at,
-        max(crossed_at) as last_crossed_at,
-        max(source_modified_at) as source_modified_at
+        max(crossed_at) as last_crossed_at
     from crossings
-    group by detector_id, recording_id, time_bin_index, direction, vehicle_type
+    group by detector_id, recording_key, recording_id, time_bin_index, direction, vehicle_type
 
 ),
 
@@ -59,6 +48,7 @@ final as (
     select
         ---------- ids
         bins.detector_id,
+        bins.recording_key,
         bins.recording_id,
         bins.time_bin_index,
         bins.direction,
@@ -81,11 +71,7 @@ final as (
             + (bins.time_bin_index + 1) * {{ var('time_bin_s') }} * interval '1 second'
             as bin_end_at,
         bins.first_crossed_at,
-        bins.last_crossed_at,
-        bins.source_modified_at,
-
-        ---------- audit
-        {{ dbt_invocation_id_column() }}
+        bins.last_crossed_at
 
     from bins
     inner join recordings

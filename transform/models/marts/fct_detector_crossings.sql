@@ -1,15 +1,5 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ detector_begin_build() }}",
-    post_hook=["{{ detector_record_build() }}", "{{ summarize_new_brin_ranges() }}"],
-    indexes=[
-        {'columns': ['recording_id', 'track_id']},
-        {'columns': ['dbt_invocation_id'], 'type': 'brin'},
-    ],
-) }}
--- depends_on: {{ ref('dim_recordings') }} (detector_changed_recordings_query)
+-- depends_on: {{ ref('stg_pneuma__vehicles') }}, {{ ref('stg_pneuma__recordings') }} (materialization, audits)
+-- Partitioned by recording (dbt_project.yml): built one recording at a time.
 
 {#- A step (the segment from a vehicle's previous position to a position)
     crosses a detector when it reaches or passes the detector's line from one
@@ -19,8 +9,8 @@
 {%- set margin_m = var('detector_search_margin_m') %}
 {#- a step: its end position and its previous one, both also projected -#}
 {%- set step_columns = [
-    'detector_id', 'recording_id', 'track_id', 'frame_index', 'time_s', 'lat', 'lon',
-    'speed_kmh', 'observed_at', 'source_modified_at', 'x_m', 'y_m',
+    'detector_id', 'recording_key', 'recording_id', 'track_id', 'frame_index', 'time_s',
+    'lat', 'lon', 'speed_kmh', 'observed_at', 'x_m', 'y_m',
     'previous_frame_index', 'previous_time_s', 'previous_lat', 'previous_lon',
     'previous_speed_kmh', 'previous_observed_at', 'previous_x_m', 'previous_y_m',
 ] %}
@@ -68,7 +58,10 @@ detector_cells as (
 
 points as (
 
+    -- this recording's points only: the filter of the materialization
+    -- cannot reach them through the window and the union below
     select
+        recording_key,
         recording_id,
         track_id,
         frame_index,
@@ -78,11 +71,10 @@ points as (
         speed_kmh,
         step_distance_m,
         observed_at,
-        source_modified_at,
         {{ detector_x_m('lon') }} as x_m,
         {{ detector_y_m('lat') }} as y_m
     from {{ ref('fct_trajectory_points') }}
-    where {{ detector_recording_changed() }}
+    where recording_key = {{ current_recording_key() }}
 
 ),
 
@@ -99,9 +91,9 @@ cell_detectors as (
 
 ),
 
-candidates as (
+candidates as not materialized (
 
-    -- The spatial prefilter, in one pass over the points: each position's
+    -- Read twice, inlined (not materialised): the spatial prefilter, in one pass over the points: each position's
     -- cell probes the hash of the detectors' cells (a few hundred) and keeps
     -- the positions near a detector, once per detector; the ends of the rare
     -- steps longer than half the margin (tracking gaps) come along with a
@@ -126,6 +118,7 @@ near_steps as (
     -- their positions are candidates of that detector, consecutive frames
     select
         detector_id,
+        recording_key,
         recording_id,
         track_id,
         frame_index,
@@ -134,7 +127,6 @@ near_steps as (
         lon,
         speed_kmh,
         observed_at,
-        source_modified_at,
         x_m,
         y_m,
         step_distance_m,
@@ -149,14 +141,15 @@ near_steps as (
     from candidates
     where detector_id is not null
     window vehicle_near_detector as (
-        partition by detector_id, recording_id, track_id order by frame_index
+        partition by detector_id, recording_key, track_id order by frame_index
     )
 
 ),
 
 long_step_ends as (
 
-    select distinct on (recording_id, track_id, frame_index)
+    select distinct on (recording_key, track_id, frame_index)
+        recording_key,
         recording_id,
         track_id,
         frame_index,
@@ -165,19 +158,18 @@ long_step_ends as (
         lon,
         speed_kmh,
         observed_at,
-        source_modified_at,
         x_m,
         y_m
     from candidates
     where step_distance_m > {{ margin_m }} / 2.0
-    order by recording_id, track_id, frame_index
+    order by recording_key, track_id, frame_index
 
 ),
 
 long_steps as (
 
     -- a long step against every detector its bounding box overlaps (its
-    -- start: an index probe)
+    -- start: a probe of the partition's BRIN on the partition key)
     select
         detectors.detector_id,
         long_step_ends.*,
@@ -191,7 +183,7 @@ long_steps as (
         {{ detector_y_m('previous.lat') }} as previous_y_m
     from long_step_ends
     inner join {{ ref('fct_trajectory_points') }} as previous
-        on long_step_ends.recording_id = previous.recording_id
+        on long_step_ends.recording_key = previous.recording_key
         and long_step_ends.track_id = previous.track_id
         and long_step_ends.frame_index - 1 = previous.frame_index
     inner join detectors
@@ -288,6 +280,7 @@ final as (
     select
         ---------- ids
         detector_crossings.detector_id,
+        detector_crossings.recording_key,
         detector_crossings.recording_id,
         detector_crossings.track_id,
         detector_crossings.frame_index,
@@ -306,11 +299,7 @@ final as (
         {{ round_float(interpolated_at_crossing('detector_crossings', 'lon'), 7) }} as lon,
 
         ---------- timestamps
-        {{ interpolated_at_crossing('detector_crossings', 'observed_at') }} as crossed_at,
-        detector_crossings.source_modified_at,
-
-        ---------- audit
-        {{ dbt_invocation_id_column() }}
+        {{ interpolated_at_crossing('detector_crossings', 'observed_at') }} as crossed_at
 
     from detector_crossings
     inner join vehicles

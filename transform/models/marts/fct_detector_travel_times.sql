@@ -1,22 +1,11 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ detector_begin_build() }}",
-    post_hook=["{{ detector_record_build() }}", "{{ summarize_new_brin_ranges() }}"],
-    indexes=[
-        {'columns': ['recording_id', 'from_detector_id', 'to_detector_id']},
-        {'columns': ['dbt_invocation_id'], 'type': 'brin'},
-    ],
-) }}
--- depends_on: {{ ref('dim_recordings') }}, {{ ref('virtual_detectors') }} (detector_changed_recordings_query)
+-- depends_on: {{ ref('virtual_detectors') }}, {{ ref('stg_pneuma__vehicles') }}, {{ ref('stg_pneuma__recordings') }} (pre-hook, materialization, audits)
+-- Partitioned by recording (dbt_project.yml): built one recording at a time.
 
 with
 
 crossings as (
 
     select * from {{ ref('fct_detector_crossings') }}
-    where {{ detector_recording_changed() }}
 
 ),
 
@@ -24,6 +13,7 @@ sequenced as (
 
     -- each crossing of a vehicle with its next one, in time
     select
+        recording_key,
         recording_id,
         track_id,
         vehicle_type,
@@ -36,11 +26,10 @@ sequenced as (
         lead(frame_index) over vehicle_crossings as arrived_frame_index,
         lead(step_fraction) over vehicle_crossings as arrived_step_fraction,
         lead(time_s) over vehicle_crossings as arrived_time_s,
-        lead(crossed_at) over vehicle_crossings as arrived_at,
-        source_modified_at
+        lead(crossed_at) over vehicle_crossings as arrived_at
     from crossings
     window vehicle_crossings as (
-        partition by recording_id, track_id order by time_s, detector_id
+        partition by recording_key, track_id order by time_s, detector_id
     )
 
 ),
@@ -59,6 +48,7 @@ final as (
 
     select
         ---------- ids
+        legs.recording_key,
         legs.recording_id,
         legs.track_id,
         legs.from_detector_id,
@@ -75,14 +65,11 @@ final as (
 
         ---------- timestamps
         legs.departed_at,
-        legs.arrived_at,
-        legs.source_modified_at,
-
-        ---------- audit
-        {{ dbt_invocation_id_column() }}
+        legs.arrived_at
 
     from legs
-    -- the steps between the two crossings, through the points' index: the
+    -- the steps between the two crossings, through the BRIN of the points'
+    -- partition (recording_key, track_id, frame_index): the
     -- rest of the departure's step, every step in between, the start of the
     -- arrival's (of a single step when both crossings are in the same one)
     cross join lateral (
@@ -102,7 +89,7 @@ final as (
             )), 0) as path_length_m
         from {{ ref('fct_trajectory_points') }} as points
         where
-            points.recording_id = legs.recording_id
+            points.recording_key = legs.recording_key
             and points.track_id = legs.track_id
             and points.frame_index between legs.departed_frame_index and legs.arrived_frame_index
     ) as path
