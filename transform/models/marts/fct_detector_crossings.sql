@@ -183,7 +183,9 @@ long_steps as (
         {{ detector_y_m('previous.lat') }} as previous_y_m
     from long_step_ends
     inner join {{ ref('fct_trajectory_points') }} as previous
-        on long_step_ends.recording_key = previous.recording_key
+        -- the key repeated: the planner does not carry it over to here
+        on previous.recording_key = {{ current_recording_key() }}
+        and long_step_ends.recording_key = previous.recording_key
         and long_step_ends.track_id = previous.track_id
         and long_step_ends.frame_index - 1 = previous.frame_index
     inner join detectors
