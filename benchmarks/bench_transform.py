@@ -97,15 +97,17 @@ class Timing:
     note: str = ""
 
 
-def dbt(args: Sequence[str], env: dict[str, str], log: Path) -> tuple[float, dict[str, float]]:
-    """`dbt <args>` on the project; wall seconds and each model's own execution time."""
+def dbt(
+    args: Sequence[str], env: dict[str, str], log: Path, project_dir: Path = TRANSFORM_DIR
+) -> tuple[float, dict[str, float]]:
+    """`dbt <args>` on the project (or a copy); wall seconds and each model's own execution time."""
     target_path = WORK_DIR / "dbt-target"
     wall_s = run_checked(
         [
             str(DBT),
             *args,
             "--project-dir",
-            str(TRANSFORM_DIR),
+            str(project_dir),
             "--profiles-dir",
             str(TRANSFORM_DIR / "profiles" / "postgres"),
             "--target",

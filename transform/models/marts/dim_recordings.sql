@@ -5,6 +5,9 @@
 -- depends_on: {{ ref('fct_stop_events') }}
 -- depends_on: {{ ref('fct_vehicle_trips') }}
 -- depends_on: {{ ref('agg_traffic_grid') }}
+-- depends_on: {{ ref('fct_detector_crossings') }}
+-- depends_on: {{ ref('agg_detector_flow') }}
+-- depends_on: {{ ref('fct_detector_travel_times') }}
 
 {%- set partitioned_marts = [] -%}
 {%- if execute -%}

@@ -1,0 +1,102 @@
+-- for the pre-hook, the materialization and the audits:
+-- depends_on: {{ ref('virtual_detectors') }}
+-- depends_on: {{ ref('stg_pneuma__vehicles') }}
+-- depends_on: {{ ref('stg_pneuma__recordings') }}
+-- Partitioned by recording (dbt_project.yml): built one recording at a time.
+
+with
+
+crossings as (
+
+    select * from {{ ref('fct_detector_crossings') }}
+
+),
+
+sequenced as (
+
+    -- each crossing of a vehicle with its next one, in time
+    select
+        recording_key,
+        recording_id,
+        track_id,
+        vehicle_type,
+        detector_id as from_detector_id,
+        frame_index as departed_frame_index,
+        step_fraction as departed_step_fraction,
+        time_s as departed_time_s,
+        crossed_at as departed_at,
+        lead(detector_id) over vehicle_crossings as to_detector_id,
+        lead(frame_index) over vehicle_crossings as arrived_frame_index,
+        lead(step_fraction) over vehicle_crossings as arrived_step_fraction,
+        lead(time_s) over vehicle_crossings as arrived_time_s,
+        lead(crossed_at) over vehicle_crossings as arrived_at
+    from crossings
+    window vehicle_crossings as (
+        partition by recording_key, track_id order by time_s, detector_id
+    )
+
+),
+
+legs as (
+
+    -- consecutive crossings of two different detectors (a vehicle that
+    -- crosses a detector again before the next one has its leg from the
+    -- last of those crossings)
+    select * from sequenced
+    where to_detector_id != from_detector_id
+
+),
+
+final as (
+
+    select
+        ---------- ids
+        legs.recording_key,
+        legs.recording_id,
+        legs.track_id,
+        legs.from_detector_id,
+        legs.to_detector_id,
+        legs.departed_frame_index,
+        legs.arrived_frame_index,
+
+        ---------- strings
+        legs.vehicle_type,
+
+        ---------- numerics
+        legs.arrived_time_s - legs.departed_time_s as travel_time_s,
+        {{ round_float('path_steps.path_length_m', 3) }} as path_length_m,
+
+        ---------- timestamps
+        legs.departed_at,
+        legs.arrived_at
+
+    from legs
+    -- the steps between the two crossings, through the BRIN of the points'
+    -- partition (recording_key, track_id, frame_index): the
+    -- rest of the departure's step, every step in between, the start of the
+    -- arrival's (of a single step when both crossings are in the same one)
+    cross join lateral (
+        select
+            coalesce(sum(points.step_distance_m * (
+                1
+                - case
+                    when points.frame_index = legs.departed_frame_index
+                        then legs.departed_step_fraction
+                    else 0
+                end
+                - case
+                    when points.frame_index = legs.arrived_frame_index
+                        then 1 - legs.arrived_step_fraction
+                    else 0
+                end
+            )), 0) as path_length_m
+        from {{ ref('fct_trajectory_points') }} as points
+        where
+            points.recording_key = legs.recording_key
+            and points.track_id = legs.track_id
+            and points.frame_index between legs.departed_frame_index and legs.arrived_frame_index
+    ) as path_steps
+
+)
+
+select * from final
