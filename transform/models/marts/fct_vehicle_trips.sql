@@ -6,7 +6,6 @@ with
 
 points as (
 
-    -- trip_measures is read twice (so materialised): filter it here
     select * from {{ ref('fct_trajectory_points') }}
     where recording_key = {{ current_recording_key() }}
 
@@ -15,6 +14,7 @@ points as (
 stop_events as (
 
     select * from {{ ref('fct_stop_events') }}
+    where recording_key = {{ current_recording_key() }}
 
 ),
 
@@ -42,7 +42,12 @@ trip_measures as (
         percentile_cont(0.85) within group (order by speed_kmh) as p85_speed_kmh,
         min(lon_acc_ms2) as hardest_braking_ms2,
         min(observed_at) as entered_at,
-        max(observed_at) as exited_at
+        max(observed_at) as exited_at,
+        -- the first and the last position in the same single pass: arrays
+        -- compare element by element, so the least [frame, lat, lon] is the
+        -- entry (frame_index is an integer, exact as a double)
+        min(array[frame_index::double precision, lat, lon]) as entry_position,
+        max(array[frame_index::double precision, lat, lon]) as exit_position
     from points
     group by recording_key, recording_id, track_id
 
@@ -57,32 +62,6 @@ stop_totals as (
         sum(duration_s) as total_stop_time_s
     from stop_events
     group by recording_key, track_id
-
-),
-
-trip_ends as (
-
-    -- the first and last position of each trip: one more scan of the
-    -- recording's partition against a hash of its few vehicles (a CTE
-    -- referenced twice would be materialised; index probes through the views
-    -- were planned as a join of every position with every other)
-    select
-        ends.track_id,
-        max(ends.lat) filter (where ends.frame_index = trip_measures.first_frame_index)
-            as entry_lat,
-        max(ends.lon) filter (where ends.frame_index = trip_measures.first_frame_index)
-            as entry_lon,
-        max(ends.lat) filter (where ends.frame_index = trip_measures.last_frame_index)
-            as exit_lat,
-        max(ends.lon) filter (where ends.frame_index = trip_measures.last_frame_index)
-            as exit_lon
-    from {{ ref('fct_trajectory_points') }} as ends
-    inner join trip_measures
-        on ends.recording_key = trip_measures.recording_key
-        and ends.track_id = trip_measures.track_id
-        and ends.frame_index in (trip_measures.first_frame_index, trip_measures.last_frame_index)
-    where ends.recording_key = {{ current_recording_key() }}
-    group by ends.track_id
 
 ),
 
@@ -115,10 +94,10 @@ final as (
         trip_measures.hardest_braking_ms2,
         coalesce(stop_totals.n_stops, 0) as n_stops,
         coalesce(stop_totals.total_stop_time_s, 0) as total_stop_time_s,
-        trip_ends.entry_lat,
-        trip_ends.entry_lon,
-        trip_ends.exit_lat,
-        trip_ends.exit_lon,
+        trip_measures.entry_position[2] as entry_lat,
+        trip_measures.entry_position[3] as entry_lon,
+        trip_measures.exit_position[2] as exit_lat,
+        trip_measures.exit_position[3] as exit_lon,
 
         ---------- timestamps
         trip_measures.entered_at,
@@ -131,8 +110,7 @@ final as (
     left join stop_totals
         on trip_measures.recording_key = stop_totals.recording_key
         and trip_measures.track_id = stop_totals.track_id
-    inner join trip_ends
-        on trip_measures.track_id = trip_ends.track_id
+
 )
 
 select * from final
