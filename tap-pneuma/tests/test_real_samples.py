@@ -32,7 +32,8 @@ def run_suite(tmp_path: Path, samples_dir: Path, *, ci: bool) -> subprocess.Comp
     suite_dir.mkdir()
     for name, text in SUITE.items():
         (suite_dir / name).write_text(text)
-    env = {key: value for key, value in os.environ.items() if key != "CI"}
+    # its own session: none of the outer one's options (a shared --basetemp would be wiped)
+    env = {k: v for k, v in os.environ.items() if k not in {"CI", "PYTEST_ADDOPTS"}}
     env["PNEUMA_SAMPLES_DIR"] = str(samples_dir)
     env["PYTHONPATH"] = str(TESTS_DIR)
     if ci:
