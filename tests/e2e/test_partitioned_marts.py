@@ -25,6 +25,9 @@ PUBLISHED_POINTS_SQL = (
     " from analytics_storage.recording_publications"
     " where model_name = 'fct_trajectory_points_packed' and quality_status = 'published'"
 )
+VISIBLE_POINTS_SQL = (
+    "select recording_id, count(*) from analytics_marts.fct_trajectory_points group by 1"
+)
 STORED_POINTS_SQL = (
     "select recording_key, count(*)"
     " from analytics_storage.fct_trajectory_points_packed__by_recording group by 1"
@@ -45,8 +48,8 @@ def test_a_crash_during_the_build_keeps_what_was_published(
     meltano_sys_dir: Path,
     generate_files: Callable[..., list[Path]],
 ) -> None:
-    paths = generate_files(tmp_path / "in", "--files", "3", "--vehicles", "15", "--seed", "11")
-    expected = {path.name.split(".")[0]: positions_in(path) for path in paths}
+    inputs = tmp_path / "in"
+    first = generate_files(inputs, "--files", "2", "--vehicles", "15", "--seed", "11")
     with scratch_server(tmp_path / "crash-data", TEST_PASSWORD) as server_config:
         with server_config.connect() as connection:
             connection.autocommit = True
@@ -57,12 +60,20 @@ def test_a_crash_during_the_build_keeps_what_was_published(
             config=replace(server_config, database="pneuma_crash"),
             state_dir=state_dir,
             sys_dir=meltano_sys_dir,
-            files=[str(tmp_path / "in")],
+            files=[str(inputs)],
             extra_env={},
         )
+        # a warehouse in use: two recordings published, then three more arrive
+        project.run_ok("run", "tap-pneuma", "target-postgres")
+        project.run_ok("invoke", "dbt-postgres:build")
+        published_first = {key for key, _, _ in project.query(PUBLISHED_POINTS_SQL)}
+        more = generate_files(
+            inputs, "--files", "3", "--vehicles", "15", "--seed", "12", "--first-index", "2"
+        )
+        expected = {path.name.split(".")[0]: positions_in(path) for path in [*first, *more]}
         project.run_ok("run", "tap-pneuma", "target-postgres")
 
-        # kill -9 of the server once the build has published some recordings, not all
+        # kill -9 of the server once the build has published a new recording, not all
         build = subprocess.Popen(
             [str(MELTANO), "invoke", "dbt-postgres:build"],
             cwd=PROJECT_ROOT,
@@ -74,34 +85,29 @@ def test_a_crash_during_the_build_keeps_what_was_published(
         deadline = time.monotonic() + 600
         published: list[tuple] = []
         while time.monotonic() < deadline and build.poll() is None:
-            try:
-                published = project.query(PUBLISHED_POINTS_SQL)
-            except Exception:  # noqa: BLE001 - the storage tables do not exist yet
-                published = []
-            if published:
+            published = project.query(PUBLISHED_POINTS_SQL)
+            # readers keep the public view throughout the build (it is replaced in place)
+            project.query(VISIBLE_POINTS_SQL)
+            if len(published) > len(published_first):
                 break
             time.sleep(0.05)
-        assert published, "the build published nothing before it ended"
+        assert len(published) > len(published_first), "the build ended before the kill"
         server = EmbeddedServer(project.config)
         _kill_server(server)
         build.communicate(timeout=300)
         assert build.returncode != 0
         server.start()
 
-        # the marts hold exactly what the publication log says, each recording whole
+        # the stored partitions hold exactly what the publication log says, each recording whole
         published = project.query(PUBLISHED_POINTS_SQL)
+        assert {key for key, _, _ in published} >= published_first
         assert dict(project.query(STORED_POINTS_SQL)) == {
             key: n_rows for key, _, n_rows in published
         }
-        # (the published view of the points: the killed first build may not have made the
-        # decoding view analytics_marts.fct_trajectory_points yet)
-        stored = dict(
-            project.query(
-                "select recording_id, count(*) from analytics_storage.fct_trajectory_points_packed"
-                " group by 1"
-            )
-        )
-        assert all(stored[recording_id] == expected[recording_id] for recording_id in stored)
+        # and the public view shows them, exactly as in the files
+        visible = dict(project.query(VISIBLE_POINTS_SQL))
+        assert len(visible) == len(published)
+        assert all(visible[recording_id] == expected[recording_id] for recording_id in visible)
         # no half-written table survived the crash
         assert project.query(
             "select count(*) from pg_class where relname like %s", ("%\\_\\_new",)
@@ -111,12 +117,4 @@ def test_a_crash_during_the_build_keeps_what_was_published(
         project.run_ok("invoke", "dbt-postgres:build")
         after = {key: run for key, run, _ in project.query(PUBLISHED_POINTS_SQL)}
         assert all(after[key] == run for key, run, _ in published)
-        assert (
-            dict(
-                project.query(
-                    "select recording_id, count(*) from analytics_marts.fct_trajectory_points"
-                    " group by 1"
-                )
-            )
-            == expected
-        )
+        assert dict(project.query(VISIBLE_POINTS_SQL)) == expected

@@ -1,9 +1,10 @@
 """`airflow dags test` of the incremental DAG: the real pipeline, fanned out per recording.
 
 Runs in the Airflow plugin's venv (`meltano invoke airflow:test_dag_runs`), in a sandbox
-(pipeline_sandbox.py). `dags test` runs the mapped loads one after another; the scheduled,
-parallel run is test_parallel_loads.py. A broken file fails its own shard only, the dbt build
-waits, and one alert reaches a real SMTP server and a real HTTP server on 127.0.0.1.
+(pipeline_sandbox.py). `dags test` runs the mapped loads one after another; loads running at
+the same time under a real scheduler, with exact raw counts, are test_celery_profile.py's. A
+broken file fails its own shard only, the dbt build waits, and one alert reaches a real SMTP
+server and a real HTTP server on 127.0.0.1.
 """
 
 from __future__ import annotations
