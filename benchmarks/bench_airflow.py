@@ -11,7 +11,10 @@ with fresh Meltano state:
 
 The load phase is timed from the metadata DB: first extract-load task start to last end (the
 dbt build that follows is not part of it and is not waited for). Positions/s is the files'
-positions over that; the speed-up is against `local-1` of the same run.
+positions over that; the speed-up is against `local-1` of the same run. What bounds it: one
+load of one file, run alone outside Airflow, with the CPU time of Meltano, the tap, the target
+and the server's processes over its wall time, i.e. the cores one load keeps busy; the machine's
+cores over that is the speed-up that parallel loads can reach at most.
 
     python benchmarks/bench_airflow.py                       # make bench-airflow
     python benchmarks/bench_airflow.py --files 4 --positions 500000 --variants local-1,local-2
@@ -31,6 +34,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import psycopg
+from common import EL_COMMAND, fresh_database, meltano_env
 from pneuma_postgres.server import ServerConfig, free_loopback_port, scratch_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,6 +88,43 @@ def generate(data_dir: Path, files: int, positions: int) -> int:
     total = sum(int(line.split("\t")[2].split()[0]) for line in completed.stdout.splitlines())
     manifest.write_text(json.dumps({"args": wanted, "total_positions": total}))
     return total
+
+
+def _server_cpu_s(data_dir: Path) -> float:
+    """CPU seconds of the postmaster, its live processes and the ones it has reaped."""
+    postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if postmaster in {int(stat.parent.name), int(fields[1])}:
+            ticks += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def cores_of_one_load(server: ServerConfig, file: Path) -> dict[str, float]:
+    """Load one file alone (no Airflow) and measure the cores it keeps busy."""
+    config = fresh_database(server, "bench_one_load")
+    env = meltano_env(config, [str(file)], WORK_DIR / "one-load")
+    server_before, client_before = _server_cpu_s(server.data_dir), os.times()
+    started = time.perf_counter()
+    subprocess.run(EL_COMMAND, env=env, cwd=ROOT, capture_output=True, check=True)
+    wall = time.perf_counter() - started
+    client_after = os.times()
+    client = (client_after.children_user - client_before.children_user) + (
+        client_after.children_system - client_before.children_system
+    )
+    server_s = _server_cpu_s(server.data_dir) - server_before
+    cores = (client + server_s) / wall
+    return {
+        "wall_s": round(wall, 1),
+        "client_cpu_s": round(client, 1),
+        "server_cpu_s": round(server_s, 1),
+        "cores_busy": round(cores, 2),
+        "speedup_bound": round((os.cpu_count() or 1) / cores, 2),
+    }
 
 
 def _airflow(env: dict[str, str], *args: str) -> None:
@@ -192,7 +233,9 @@ def run_variant(
     )
 
 
-def _markdown(results: list[Result], machine: dict[str, object]) -> str:
+def _markdown(
+    results: list[Result], machine: dict[str, object], one_load: dict[str, float] | None
+) -> str:
     lines = [
         "# Airflow fan-out benchmark (`make bench-airflow`)",
         "",
@@ -215,19 +258,40 @@ def _markdown(results: list[Result], machine: dict[str, object]) -> str:
         f"{sum(r.load_task_s) / len(r.load_task_s):.1f} |"
         for r in results
     )
+    if one_load:
+        lines += [
+            "",
+            (
+                f"What bounds the speed-up: one load of one file alone (no Airflow) took "
+                f"{one_load['wall_s']} s and {one_load['client_cpu_s']} s of CPU in Meltano, the "
+                f"tap and the target plus {one_load['server_cpu_s']} s in PostgreSQL: "
+                f"{one_load['cores_busy']} cores busy, so {machine['cpus']} cores allow at most "
+                f"{one_load['speedup_bound']}x, before Airflow's own processes (scheduler, API "
+                "server, DAG processor, a supervisor per task) take their share."
+            ),
+        ]
     return "\n".join(lines) + "\n"
 
 
-def _write(out: Path, results: list[Result], machine: dict[str, object]) -> None:
+def _write(
+    out: Path,
+    results: list[Result],
+    machine: dict[str, object],
+    one_load: dict[str, float] | None = None,
+) -> None:
     machine["load_after"] = round(os.getloadavg()[0], 1)
     baseline = next((r for r in results if r.variant == "local-1"), None)
     for result in results:
         if baseline is not None:
             result.speedup_vs_1 = round(baseline.load_wall_s / result.load_wall_s, 2)
     out.parent.mkdir(parents=True, exist_ok=True)
-    report = {"machine": machine, "results": [asdict(r) for r in results]}
+    report = {
+        "machine": machine,
+        "results": [asdict(r) for r in results],
+        "one_load_alone": one_load,
+    }
     out.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    out.with_suffix(".md").write_text(_markdown(results, machine))
+    out.with_suffix(".md").write_text(_markdown(results, machine, one_load))
 
 
 def main() -> int:
@@ -253,6 +317,8 @@ def main() -> int:
             results.append(run_variant(name, server, data_dir, args.files, total))
             sys.stderr.write(f"bench_airflow: {results[-1]}\n")
             _write(args.out, results, machine)  # after each variant: a later failure keeps it
+        one_load = cores_of_one_load(server, min(data_dir.glob("*.csv")))
+        _write(args.out, results, machine, one_load)
     sys.stdout.write(args.out.with_suffix(".md").read_text())
     return 0
 
