@@ -17,16 +17,39 @@
 {% macro audit_detector_crossings_lie_on_their_steps(relation) -%}
     {#- A crossing lies on its step: its time, speed and position between
         those of the step's two positions (frame_index - 1 and frame_index),
-        within the rounding of the stored values (1e-6 s, 1e-4 km/h, 1e-7°). -#}
+        within the rounding of the stored values (1e-6 s, 1e-4 km/h, 1e-7°).
+        The recording's positions are read once, only those two frames per
+        crossing kept (a join of every crossing to all the points of the
+        warehouse hashed them all, twice, for every recording). -#}
+    with
+
+    step_frames as (
+
+        select track_id, frame_index from {{ relation }}
+        union
+        select track_id, frame_index - 1 from {{ relation }}
+
+    ),
+
+    step_positions as (
+
+        select points.track_id, points.frame_index, points.time_s, points.speed_kmh,
+            points.lat, points.lon
+        from {{ ref('fct_trajectory_points') }} as points
+        inner join step_frames
+            on points.track_id = step_frames.track_id
+            and points.frame_index = step_frames.frame_index
+        where points.recording_key = {{ current_recording_key() }}
+
+    )
+
     select crossings.detector_id, crossings.track_id, crossings.frame_index
     from {{ relation }} as crossings
-    left join {{ ref('fct_trajectory_points') }} as points
-        on crossings.recording_key = points.recording_key
-        and crossings.track_id = points.track_id
+    left join step_positions as points
+        on crossings.track_id = points.track_id
         and crossings.frame_index = points.frame_index
-    left join {{ ref('fct_trajectory_points') }} as previous
-        on crossings.recording_key = previous.recording_key
-        and crossings.track_id = previous.track_id
+    left join step_positions as previous
+        on crossings.track_id = previous.track_id
         and crossings.frame_index - 1 = previous.frame_index
     where
         points.frame_index is null
@@ -74,12 +97,14 @@
     select legs.track_id, legs.from_detector_id, legs.departed_frame_index
     from {{ relation }} as legs
     left join {{ ref('fct_detector_crossings') }} as departure
-        on legs.recording_key = departure.recording_key
+        on departure.recording_key = {{ current_recording_key() }}
+        and legs.recording_key = departure.recording_key
         and legs.track_id = departure.track_id
         and legs.from_detector_id = departure.detector_id
         and legs.departed_frame_index = departure.frame_index
     left join {{ ref('fct_detector_crossings') }} as arrival
-        on legs.recording_key = arrival.recording_key
+        on arrival.recording_key = {{ current_recording_key() }}
+        and legs.recording_key = arrival.recording_key
         and legs.track_id = arrival.track_id
         and legs.to_detector_id = arrival.detector_id
         and legs.arrived_frame_index = arrival.frame_index

@@ -8,7 +8,10 @@ with
 
 crossings as (
 
+    -- this recording's only: legs below is read twice, so PostgreSQL
+    -- materialises it and the materialization's filter cannot reach here
     select * from {{ ref('fct_detector_crossings') }}
+    where recording_key = {{ current_recording_key() }}
 
 ),
 
@@ -47,6 +50,39 @@ legs as (
 
 ),
 
+path_lengths as (
+
+    -- the path between the two crossings: the rest of the departure's step,
+    -- every step in between, the start of the arrival's (of a single step
+    -- when both crossings are in the same one). One pass over this
+    -- recording's points, joined on the vehicle (a probe of the points per
+    -- leg cost a few milliseconds each)
+    select
+        legs.track_id,
+        legs.from_detector_id,
+        legs.departed_frame_index,
+        coalesce(sum(points.step_distance_m * (
+            1
+            - case
+                when points.frame_index = legs.departed_frame_index
+                    then legs.departed_step_fraction
+                else 0
+            end
+            - case
+                when points.frame_index = legs.arrived_frame_index
+                    then 1 - legs.arrived_step_fraction
+                else 0
+            end
+        )), 0) as path_length_m
+    from legs
+    inner join {{ ref('fct_trajectory_points') }} as points
+        on legs.track_id = points.track_id
+        and points.frame_index between legs.departed_frame_index and legs.arrived_frame_index
+    where points.recording_key = {{ current_recording_key() }}
+    group by legs.track_id, legs.from_detector_id, legs.departed_frame_index
+
+),
+
 final as (
 
     select
@@ -64,38 +100,17 @@ final as (
 
         ---------- numerics
         legs.arrived_time_s - legs.departed_time_s as travel_time_s,
-        {{ round_float('path_steps.path_length_m', 3) }} as path_length_m,
+        {{ round_float('coalesce(path_lengths.path_length_m, 0)', 3) }} as path_length_m,
 
         ---------- timestamps
         legs.departed_at,
         legs.arrived_at
 
     from legs
-    -- the steps between the two crossings, through the BRIN of the points'
-    -- partition (recording_key, track_id, frame_index): the
-    -- rest of the departure's step, every step in between, the start of the
-    -- arrival's (of a single step when both crossings are in the same one)
-    cross join lateral (
-        select
-            coalesce(sum(points.step_distance_m * (
-                1
-                - case
-                    when points.frame_index = legs.departed_frame_index
-                        then legs.departed_step_fraction
-                    else 0
-                end
-                - case
-                    when points.frame_index = legs.arrived_frame_index
-                        then 1 - legs.arrived_step_fraction
-                    else 0
-                end
-            )), 0) as path_length_m
-        from {{ ref('fct_trajectory_points') }} as points
-        where
-            points.recording_key = legs.recording_key
-            and points.track_id = legs.track_id
-            and points.frame_index between legs.departed_frame_index and legs.arrived_frame_index
-    ) as path_steps
+    left join path_lengths
+        on legs.track_id = path_lengths.track_id
+        and legs.from_detector_id = path_lengths.from_detector_id
+        and legs.departed_frame_index = path_lengths.departed_frame_index
 
 )
 
