@@ -58,10 +58,21 @@ def machine_info() -> dict[str, Any]:
 def generate(
     data_dir: Path, *, files: int, positions_per_file: int, seed: int, first_index: int = 0
 ) -> list[Path]:
-    """Deterministic pNEUMA files from `pneuma-generate`, written once and then reused."""
-    existing = sorted(data_dir.glob("*.csv"))
-    if len(existing) == files:
-        return existing
+    """Deterministic pNEUMA files from `pneuma-generate`, written once and then reused.
+
+    Reused only when written with the same arguments: the file names come from the first
+    index, so a batch of another scenario (e.g. `--full`'s "one more") with as many files would
+    otherwise pass for this one, under the names of recordings loaded already.
+    """
+    arguments = {
+        "files": files,
+        "positions_per_file": positions_per_file,
+        "seed": seed,
+        "first_index": first_index,
+    }
+    manifest = data_dir / "generated.json"
+    if manifest.is_file() and json.loads(manifest.read_text()) == arguments:
+        return sorted(data_dir.glob("*.csv"))
     # written aside and renamed when complete: an interrupted run leaves no truncated file
     partial = data_dir.with_name(data_dir.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
@@ -81,6 +92,7 @@ def generate(
         check=True,
         stdout=subprocess.DEVNULL,
     )
+    (partial / "generated.json").write_text(json.dumps(arguments))
     shutil.rmtree(data_dir, ignore_errors=True)
     partial.rename(data_dir)
     return sorted(data_dir.glob("*.csv"))

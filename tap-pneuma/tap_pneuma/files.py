@@ -291,7 +291,8 @@ def resolve_files(
     """Expand the configured entries into source files, in order, without duplicates.
 
     Raises:
-        FileResolutionError: an entry matches nothing, does not exist, or is a broken archive.
+        FileResolutionError: an entry matches nothing, does not exist, or is a broken archive;
+            or two files would load as the same recording.
     """
     found: dict[str, SourceFile] = {}
     for raw_entry in entries:
@@ -306,4 +307,18 @@ def resolve_files(
             sources = _resolve_local(entry, recursive=recursive)
         for source in sources:
             found.setdefault(source.uri, source)
+    _refuse_shared_recording_ids(found.values())
     return list(found.values())
+
+
+def _refuse_shared_recording_ids(sources: Iterable[SourceFile]) -> None:
+    """A recording id is its file's name: two files of one name would overwrite each other."""
+    first_of: dict[str, SourceFile] = {}
+    for source in sources:
+        first = first_of.setdefault(source.recording_id, source)
+        if first is not source:
+            raise FileResolutionError(
+                source.uri,
+                f"its recording id {source.recording_id!r} (the file name) is also that of "
+                f"{first.uri}; the two would load as one recording: keep one of them",
+            )

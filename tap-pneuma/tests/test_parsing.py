@@ -252,6 +252,22 @@ def test_pattern_that_matches_nothing_fails(tmp_path: Path) -> None:
         resolve_files([str(tmp_path / "*.csv")])
 
 
+def test_two_files_of_one_recording_name_fail_naming_both(tmp_path: Path) -> None:
+    # the name is the recording id: the second file would overwrite the first's rows
+    for folder in ("monday", "tuesday"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "20181024_d1_0830_0900.csv").write_text("header\n")
+    (tmp_path / "tuesday" / "20181024_d1_0830_0900.csv.gz").write_bytes(b"")
+    with pytest.raises(
+        FileFormatError,
+        match=r"tuesday/20181024_d1_0830_0900\.csv: its recording id '20181024_d1_0830_0900'"
+        r" .* also that of .*monday/20181024_d1_0830_0900\.csv",
+    ):
+        resolve_files([str(tmp_path / "monday"), str(tmp_path / "tuesday")])
+    with pytest.raises(FileFormatError, match=r"0900\.csv\.gz: its recording id"):
+        resolve_files([str(tmp_path / "tuesday")])
+
+
 def test_zero_byte_file_fails(tmp_path: Path) -> None:
     empty = tmp_path / "20181024_d1_0830_0900.csv"
     empty.write_bytes(b"")
