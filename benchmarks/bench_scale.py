@@ -22,7 +22,7 @@ Only Meltano commands and the published marts are used, so it runs against whate
 is checked out.
 
     python benchmarks/bench_scale.py                    # 1 file, +2, +1, no-op, crash (~12 min)
-    python benchmarks/bench_scale.py --full             # the issue's: 2 files, +8, +1, no-op
+    python benchmarks/bench_scale.py --full             # the issue's: 2 files, +8, +1 (scale-full/)
     python benchmarks/bench_scale.py --files 1 --more 1 --positions 500000   # a quick look
 """
 
@@ -459,12 +459,18 @@ def main() -> int:  # noqa: PLR0915 - one straight scenario, step after step
     parser.add_argument("--files", type=int, default=1, help="files into the empty warehouse")
     parser.add_argument("--more", type=int, default=2, help="files of the `more` step")
     parser.add_argument("--positions", type=int, default=POSITIONS_PER_FILE, help="per file")
-    parser.add_argument("--full", action="store_true", help="the issue's: --files 2 --more 8")
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="the issue's: --files 2 --more 8, results in benchmarks/results/scale-full/",
+    )
     parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--out-dir", type=Path)
     args = parser.parse_args()
     if args.full:
         args.files, args.more = 2, 8
+    # the quick default and the issue's scenario each keep their own results
+    args.out_dir = args.out_dir or (RESULTS_DIR / "scale-full" if args.full else RESULTS_DIR)
     scenario = f"{args.files} files, +{args.more}, +1, no-op, crash"
 
     started = time.perf_counter()
