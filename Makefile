@@ -124,7 +124,7 @@ bench-airflow: install redis-server  ## 8 files x 2 M positions: 1 vs 2 parallel
 bench: install  ## every stage at 0.5, 2 and 5 M positions vs the COPY ceiling: benchmarks/results/pipeline.*
 	$(BIN)/python benchmarks/bench_pipeline.py $(BENCH_OPTIONS)
 
-bench-scale: install  ## grow one warehouse file by file (BENCH_SCALE_OPTIONS=--full: 2, +8, +1): benchmarks/results/scale.*
+bench-scale: install  ## grow one warehouse file by file: benchmarks/results/scale.* (BENCH_SCALE_OPTIONS=--full: 2, +8, +1: results/scale-full/)
 	$(BIN)/python benchmarks/bench_scale.py $(BENCH_SCALE_OPTIONS)
 
 status:  ## is the embedded PostgreSQL running, and its connection URL
