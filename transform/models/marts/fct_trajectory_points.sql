@@ -27,8 +27,9 @@ final as (
         packed.frame_index,
 
         ---------- numerics
-        extract(epoch from packed.observed_at - recordings.timeline_origin_at)::double precision
-            as time_s,
+        -- date_part, not extract: the same correctly rounded double (the interval
+        -- is whole microseconds), without extract's numeric, at half the cost
+        date_part('epoch', packed.observed_at - recordings.timeline_origin_at) as time_s,
         packed.lat,
         packed.lon,
         {{ from_scaled_integer('packed.speed_e4', 4) }} as speed_kmh,
