@@ -1,23 +1,27 @@
--- Partitioned by recording: built for one recording at a time, filtered on
--- recording_key, so only that recording's partition of the points is read.
+-- Partitioned by recording: built for one recording at a time. Every input is
+-- filtered on that recording, and the positions are aggregated before any join,
+-- so the plan cannot multiply them by a misestimated join.
 
 with
 
 points as (
 
     select * from {{ ref('fct_trajectory_points') }}
+    where recording_key = {{ current_recording_key() }}
 
 ),
 
 vehicles as (
 
     select * from {{ ref('dim_vehicles') }}
+    where recording_id = {{ current_recording_id() }}
 
 ),
 
 recordings as (
 
     select * from {{ ref('stg_pneuma__recordings') }}
+    where recording_id = {{ current_recording_id() }}
 
 ),
 
@@ -27,7 +31,6 @@ binned as (
     -- its end; at 25 fps a step is under 1 m, far below a cell
     select
         recording_key,
-        recording_id,
         track_id,
         floor(time_s / {{ var('time_bin_s') }})::integer as time_bin_index,
         {{ grid_cell_x('lon') }} as cell_x,
@@ -39,14 +42,14 @@ binned as (
 
 ),
 
-vehicle_cells as (
+vehicle_cells as materialized (
 
     -- one row per vehicle, cell and bin: counting these rows gives the
     -- vehicles with hash aggregations instead of a count(distinct) that
-    -- sorts every position; the type joins the few aggregated rows
+    -- sorts every position; the type joins the few aggregated rows.
+    -- Materialized: computed once, whatever the plan joins it to
     select
         binned.recording_key,
-        binned.recording_id,
         binned.time_bin_index,
         binned.cell_x,
         binned.cell_y,
@@ -58,7 +61,6 @@ vehicle_cells as (
     from binned
     group by
         binned.recording_key,
-        binned.recording_id,
         binned.time_bin_index,
         binned.cell_x,
         binned.cell_y,
@@ -73,8 +75,7 @@ typed_vehicle_cells as (
         vehicles.vehicle_type
     from vehicle_cells
     inner join vehicles
-        on vehicle_cells.recording_id = vehicles.recording_id
-        and vehicle_cells.track_id = vehicles.track_id
+        on vehicle_cells.track_id = vehicles.track_id
 
 ),
 
@@ -82,7 +83,6 @@ cells as (
 
     select
         recording_key,
-        recording_id,
         time_bin_index,
         cell_x,
         cell_y,
@@ -93,7 +93,7 @@ cells as (
         sum(total_distance_m) as total_distance_m,
         sum(total_time_s) as total_time_s
     from typed_vehicle_cells
-    group by recording_key, recording_id, time_bin_index, cell_x, cell_y, vehicle_type
+    group by recording_key, time_bin_index, cell_x, cell_y, vehicle_type
 
 ),
 
@@ -102,7 +102,7 @@ final as (
     select
         ---------- ids
         cells.recording_key,
-        cells.recording_id,
+        recordings.recording_id,
         cells.time_bin_index,
         cells.cell_x,
         cells.cell_y,
@@ -144,8 +144,7 @@ final as (
             as bin_end_at
 
     from cells
-    inner join recordings
-        on cells.recording_id = recordings.recording_id
+    cross join recordings
 
 )
 
