@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -221,6 +222,26 @@ def test_traffic_grid_accounts_for_every_position_and_second(
     assert {(r, t): n for r, t, n, _ in rows} == dict(positions)
     for recording_id, vehicle_type, _, total_time_s in rows:
         assert total_time_s == pytest.approx(seconds[recording_id, vehicle_type], abs=1e-3)
+
+
+def defined_unit_tests() -> set[str]:
+    """The names of the unit tests written in the dbt project's yml files."""
+    return {
+        unit_test["name"]
+        for path in (PROJECT_ROOT / "transform" / "models").rglob("*.yml")
+        for unit_test in (yaml.safe_load(path.read_text()) or {}).get("unit_tests", [])
+    }
+
+
+def test_unit_tests_run_apart_from_the_builds(loaded: tuple[MeltanoProject, list[Path]]) -> None:
+    """The jobs' builds run no unit test; `dbt-postgres:unit_test` runs every one, and all pass."""
+    project, _ = loaded
+    build = project.run_ok("invoke", "dbt-postgres:build")
+    assert "START unit_test" not in build
+    unit_tests = project.run_ok("invoke", "dbt-postgres:unit_test")
+    passed = set(re.findall(r"PASS \w+::(\w+)", unit_tests))
+    assert passed, f"no unit test passed:\n{unit_tests[-3000:]}"
+    assert passed == defined_unit_tests()
 
 
 def test_rerun_rebuilds_only_the_changed_recording(
