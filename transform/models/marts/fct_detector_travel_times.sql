@@ -61,7 +61,7 @@ path_lengths as (
         legs.track_id,
         legs.from_detector_id,
         legs.departed_frame_index,
-        coalesce(sum(points.step_distance_m * (
+        sum(points.step_distance_m * (
             1
             - case
                 when points.frame_index = legs.departed_frame_index
@@ -73,7 +73,7 @@ path_lengths as (
                     then 1 - legs.arrived_step_fraction
                 else 0
             end
-        )), 0) as path_length_m
+        )) as path_length_m  -- null (no distance) becomes 0 in final
     from legs
     inner join {{ ref('fct_trajectory_points') }} as points
         on legs.track_id = points.track_id
