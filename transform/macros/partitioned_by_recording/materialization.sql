@@ -6,9 +6,10 @@
     partitioned mart). The materialization builds one changed recording at a
     time, in one transaction each:
       1. write: the rows of that recording (the model's SQL filtered on
-         current_setting('pneuma.recording_id' | 'pneuma.recording_key'), a
-         stable expression that PostgreSQL pushes down to the raw rows; where
-         it cannot, e.g. into a CTE read twice, the model adds
+         current_setting('pneuma.recording_id'), a stable expression that
+         PostgreSQL pushes down to the raw rows, or on the recording's key,
+         bound as a constant; where the filter cannot reach, e.g. into a CTE
+         read twice, the model adds
          `where recording_key = {{ current_recording_key() }}`) into a
          new table beside the published partition, with the model's `indexes`;
       2. audit: the model's `meta.audits` on that new table only;
@@ -234,6 +235,7 @@
         row_finding_{{ loop.index0 }} jsonb;
         {%- endfor %}
     begin
+        -- (the key's setting too, for SQL that reads it without current_recording_key())
         perform
             set_config('pneuma.recording_key', recording_key::text, true),
             set_config('pneuma.recording_id', recording_id, true)

@@ -65,7 +65,10 @@
     {#- The key of the recording that partitioned_by_recording is building.
         The materialization filters each model's rows on it already; a model
         repeats the filter where that filter cannot reach by itself (inside a
-        CTE referenced twice, which PostgreSQL materialises). -#}
+        CTE referenced twice, which PostgreSQL materialises). Each recording's
+        block replaces this text with the key itself, a constant (see
+        build_recording_partition); elsewhere (the shape query, unit tests'
+        overrides) it reads the session setting. -#}
     current_setting('pneuma.recording_key')::integer
 {%- endmacro %}
 
