@@ -286,6 +286,34 @@ def test_rerun_rebuilds_only_the_changed_recording(
     ) == [(0,)]
 
 
+def test_both_shards_replace_their_published_points_at_once(
+    loaded: tuple[MeltanoProject, list[Path]],
+) -> None:
+    """A full refresh rebuilds one recording in each shard of the points, on dbt's two threads.
+
+    Each replaces a published partition of the one storage (the case in which two shards that
+    locked the parent while writing deadlocked); the marts still hold exactly the files.
+    """
+    project, paths = loaded
+    output = project.run_ok("invoke", "dbt-postgres:full_refresh")
+    assert "fct_trajectory_points_packed: building 1 recording(s)" in output
+    assert "fct_trajectory_points_packed__shard_1: building 1 recording(s)" in output
+    positions = {path.name.split(".")[0]: positions_in(path) for path in paths}
+    visible = project.query(
+        "select recording_id, count(*) from analytics_marts.fct_trajectory_points group by 1"
+    )
+    assert dict(visible) == positions
+    assert project.query(
+        "select model_name, count(*) from analytics_storage.recording_publications"
+        " where starts_with(model_name, 'fct_trajectory_points') and quality_status = 'published'"
+        " group by 1"
+    ) == [("fct_trajectory_points_packed", 2)]
+    assert {
+        status
+        for (status,) in project.query("select quality_status from analytics_marts.dim_recordings")
+    } == {"published"}
+
+
 def with_bad_speed(source: Path, target: Path) -> Path:
     """`target` with the rows of `source`, its first position's speed impossible (999 km/h)."""
     header, first_row, *other_rows = source.read_text(encoding="ascii").splitlines(keepends=True)

@@ -27,6 +27,16 @@
     recording source_modified_at and dbt_invocation_id from the publication log
     (left joins on unique keys, which PostgreSQL removes when unused).
 
+    Shards: a model with `meta.recording_shard: {index: 0, count: 2}` builds
+    only the recordings whose key % count = index. Another model with
+    `meta.recording_shard: {of: <that model>, index: 1, count: 2}`, the same
+    SQL, audits and indexes, builds the others into the same storage and
+    publication log, at the same time on another dbt thread: dbt runs nodes,
+    not what a node does, in parallel. Only the model named by `of` publishes
+    the view; the shards share its name in recording_publications. Their
+    setup (parent, keys, view) takes turns under an advisory lock, and a
+    recording's transaction locks the parent only to swap its partition in.
+
     Which recordings are built: those whose current version (staging's
     source_modified_at) is not the published one, except a version already
     quarantined (retried by --full-refresh or a new file version), and only
@@ -45,7 +55,9 @@
     recording_id); current_setting('pneuma.recording_id') is the recording. -#}
 
 {% materialization partitioned_by_recording, adapter='postgres' %}
-    {%- set model_name = this.identifier -%}
+    {%- set shard = (config.get('meta') or {}).get('recording_shard') or {} -%}
+    {%- set model_name = publication_name(model) -%}
+    {%- set publishes_view = model_name == this.identifier -%}
     {%- set parent = storage_relation(model_name ~ '__by_recording') -%}
     {%- set keys = storage_relation('recording_keys') -%}
     {%- set publications = storage_relation('recording_publications') -%}
@@ -87,6 +99,8 @@
 
     {#- the parent: created from the model's shape, recreated on a full refresh that changes it -#}
     {%- call statement('shape') -%}
+        -- the shards of one storage take turns until the commit after the view
+        select pg_advisory_xact_lock(hashtext({{ sql_text_literal(parent) }}));
         select set_config('pneuma.recording_key', '0', false), set_config('pneuma.recording_id', '', false);
         drop table if exists pg_temp.partition_shape;
         create temporary table partition_shape as {{ select_rows }} limit 0
@@ -119,7 +133,6 @@
         the default guess for an unanalyzed table (~1,300 keys) it expected ~800
         of a recording's million positions and sorted them on disk -#}
     {%- call statement('keys') -%}
-        drop table pg_temp.partition_shape;
         do $assign_keys$
         declare
             n_new bigint;
@@ -136,6 +149,7 @@
     {%- endcall -%}
 
     {#- the published view (a table of the former incremental design is replaced) -#}
+    {%- if publishes_view -%}
     {%- set existing = load_cached_relation(this) -%}
     {%- if existing is not none and not existing.is_view -%}
         {% do adapter.drop_relation(existing) %}
@@ -155,6 +169,7 @@
             and stored.recording_key = published.recording_key
     {%- endcall -%}
     {%- do apply_grants(this, config.get('grants'), should_revoke=True) -%}
+    {%- endif -%}
     {{ adapter.commit() }}
 
     {#- the recordings to build -#}
@@ -175,6 +190,9 @@
             and (mine.quality_status is distinct from 'quarantined'
                 or mine.attempted_version is distinct from recordings.source_modified_at)
             {%- endif %}
+            {%- if shard %}
+            and recording_keys.recording_key % {{ shard['count'] | int }} = {{ shard['index'] | int }}
+            {%- endif %}
             {%- for upstream in upstream_models %}
             and exists (
                 select 1 from {{ publications }} as upstream
@@ -186,7 +204,7 @@
         order by recording_keys.recording_key
     {%- endset -%}
     {%- set to_build = run_query(to_build_sql) -%}
-    {%- do log(model_name ~ ": building " ~ (to_build.rows | length) ~ " recording(s)", info=true) -%}
+    {%- do log(this.identifier ~ ": building " ~ (to_build.rows | length) ~ " recording(s)", info=true) -%}
 
     {%- set quarantined = [] -%}
     {%- for recording_key, recording_id in to_build.rows -%}
@@ -198,10 +216,10 @@
     {#- every recording committed its own transaction -#}
     {{ run_hooks(post_hooks, inside_transaction=False) }}
 
-    {%- set message = model_name ~ ": " ~ ((to_build.rows | length) - (quarantined | length))
+    {%- set message = this.identifier ~ ": " ~ ((to_build.rows | length) - (quarantined | length))
         ~ " published, " ~ (quarantined | length) ~ " quarantined" -%}
     {%- call noop_statement('main', message) -%}{%- endcall -%}
-    {{ return({'relations': [this]}) }}
+    {{ return({'relations': [this] if publishes_view else []}) }}
 {% endmaterialization %}
 
 
@@ -245,9 +263,14 @@
         from {{ ref('stg_pneuma__recordings') }} as recordings
         where recordings.recording_id = current_setting('pneuma.recording_id');
 
-        -- write: a new table beside the published partition
+        -- write: a new table beside the published partition, shaped like the
+        -- parent without locking it (the shape check made them equal): a lock
+        -- on the parent, held to the commit, would make the DROP of a replaced
+        -- partition in another shard's transaction wait for this one, and two
+        -- such shards deadlock
         drop table if exists {{ staged }};
-        create table {{ staged }} (like {{ parent }});
+        create table {{ staged }} (like pg_temp.partition_shape);
+        alter table {{ staged }} alter column recording_key set not null;
         -- the partition constraint, so that ATTACH needs no validating scan
         alter table {{ staged }} add constraint {{ adapter.quote(staged.identifier ~ '_key') }}
             check (recording_key = {{ recording_key }});
@@ -366,10 +389,17 @@
     {%- for node_id in queue if node_id in graph.nodes -%}
         {%- set upstream = graph.nodes[node_id] -%}
         {%- if upstream.config.materialized == 'partitioned_by_recording' -%}
-            {%- do found.append(upstream.alias or upstream.name) if (upstream.alias or upstream.name) not in found -%}
+            {%- do found.append(publication_name(upstream)) if publication_name(upstream) not in found -%}
         {%- elif upstream.config.materialized in ('view', 'ephemeral') -%}
             {%- do queue.extend(upstream.depends_on.nodes) -%}
         {%- endif -%}
     {%- endfor -%}
     {{ return(found) }}
+{%- endmacro %}
+
+
+{% macro publication_name(node) -%}
+    {#- The name a partitioned mart publishes under (its storage, its rows in
+        recording_publications): its own, or for a shard the model it is of. -#}
+    {{ return(((node.config.meta or {}).get('recording_shard') or {}).get('of') or node.alias or node.name) }}
 {%- endmacro %}

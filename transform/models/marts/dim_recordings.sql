@@ -1,7 +1,7 @@
 -- A view, so that it always shows the publication state of the last run, even
 -- of a run that failed half-way. It depends on every partitioned mart so that
 -- its tests (every recording published) run after them.
--- depends_on: {{ ref('fct_trajectory_points_packed') }}
+-- depends_on: {{ ref('fct_trajectory_points') }} (the points and their shards)
 -- depends_on: {{ ref('fct_stop_events') }}
 -- depends_on: {{ ref('fct_vehicle_trips') }}
 -- depends_on: {{ ref('agg_traffic_grid') }}
@@ -13,7 +13,7 @@
 {%- if execute -%}
     {%- for node in graph.nodes.values() if node.resource_type == 'model'
         and node.config.materialized == 'partitioned_by_recording' -%}
-        {%- do partitioned_marts.append(node.alias or node.name) -%}
+        {%- do partitioned_marts.append(publication_name(node)) if publication_name(node) not in partitioned_marts -%}
     {%- endfor -%}
 {%- endif %}
 

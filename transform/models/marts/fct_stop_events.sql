@@ -1,6 +1,6 @@
 -- Partitioned by recording; published with the points (built after them, and
 -- only for a recording whose points are published).
--- depends_on: {{ ref('fct_trajectory_points_packed') }}
+-- depends_on: {{ ref('fct_trajectory_points') }} (the points and their shards)
 -- depends_on: {{ ref('stg_pneuma__vehicles') }} (audits)
 
 with

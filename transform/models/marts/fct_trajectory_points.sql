@@ -2,6 +2,7 @@
 -- units of the file. A view, so it costs no storage; filters on lat, lon and
 -- observed_at reach the BRIN of each partition, a recording_id (or
 -- recording_key) filter reaches only that recording's partition.
+-- depends_on: {{ ref('fct_trajectory_points_packed__shard_1') }} (the other half of the partitions)
 
 with
 
