@@ -71,6 +71,7 @@ CRASH_MARKER = "fct_trajectory_points"
 CRASH_DELAY_S = 3.0
 CRASH_FALLBACK = 0.6  # without the marker: kill at this share of the last build's time
 CRASH_TIMEOUT_S = 1800
+KILL_TIMEOUT_S = 60
 
 # Every table of the warehouse with its indexes and TOAST; partitions are tables themselves.
 SIZE_SQL = """
@@ -189,6 +190,11 @@ def kill_server(data_dir: Path) -> int:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             continue
+    # until init reaps it, the killed postmaster's pid answers kill(pid, 0): pg_ctl status calls
+    # it running, and a new postmaster refuses its lock file
+    deadline = time.monotonic() + KILL_TIMEOUT_S
+    while Path(f"/proc/{postmaster}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
     return postmaster
 
 
