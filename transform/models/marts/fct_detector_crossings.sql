@@ -1,6 +1,7 @@
 -- for the materialization and the audits:
 -- depends_on: {{ ref('stg_pneuma__vehicles') }}
 -- depends_on: {{ ref('stg_pneuma__recordings') }}
+-- depends_on: {{ ref('stg_pneuma__trajectories') }}
 -- Partitioned by recording (dbt_project.yml): built one recording at a time.
 
 {#- A step (the segment from a vehicle's previous position to a position)
