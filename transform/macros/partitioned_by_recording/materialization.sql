@@ -277,7 +277,9 @@
         insert into {{ staged }} {{ select_rows }};
         get diagnostics n_rows = row_count;
         {% for index in config.get('indexes') or [] -%}
-        create index on {{ staged }}
+        -- named, not left to PostgreSQL: its name from the table's truncated to 63
+        -- characters is the same in two shards at once, and one fails on it
+        create index {{ adapter.quote(staged.identifier ~ '_i' ~ loop.index0) }} on {{ staged }}
             using {{ index.get('type', 'btree') }} ({{ index['columns'] | join(', ') }})
             {%- if index.get('type') == 'brin' %} with (pages_per_range = {{ (config.get('meta') or {}).get('brin_pages_per_range', 4) | int }}){% endif %};
         {% endfor -%}
@@ -319,6 +321,10 @@
             -- publish: swap the new partition in
             drop table if exists {{ partition }};
             alter table {{ staged }} rename to {{ adapter.quote(partition.identifier) }};
+            {% for index in config.get('indexes') or [] -%}
+            alter index {{ storage_relation(staged.identifier ~ '_i' ~ loop.index0) }}
+                rename to {{ adapter.quote(partition.identifier ~ '_i' ~ loop.index0) }};
+            {% endfor -%}
             alter table {{ parent }} attach partition {{ partition }}
                 for values in ({{ recording_key }});
         else
