@@ -46,7 +46,8 @@
 
     Audits, in the model's yml under config.meta.audits, each with a `name`:
       - row_condition: SQL that every row satisfies (all row conditions are
-        checked together, in one scan of the new partition);
+        checked together, in one scan of the new partition), or row_macro
+        (+ args): a macro returning such a condition;
       - macro (+ args): a macro called with the new partition's relation and
         the args, returning the failing rows (e.g. audit_unique);
       - severity: error (default: a failure quarantines the recording) or warn
@@ -239,7 +240,16 @@
     {%- set publications = storage_relation('recording_publications') -%}
     {%- set partition = storage_relation(model_name ~ '__r' ~ recording_key) -%}
     {%- set staged = storage_relation(model_name ~ '__r' ~ recording_key ~ '__new') -%}
-    {%- set row_audits = audits | selectattr('row_condition', 'defined') | list -%}
+    {#- row audits: a row_condition, or a row_macro that returns one -#}
+    {%- set row_audits = [] -%}
+    {%- for audit in audits if audit['row_condition'] is defined or audit['row_macro'] is defined -%}
+        {%- do row_audits.append({
+            'name': audit['name'],
+            'severity': audit.get('severity', 'error'),
+            'row_condition': audit['row_condition'] if audit['row_condition'] is defined
+                else context[audit['row_macro']](**audit.get('args', {})),
+        }) -%}
+    {%- endfor -%}
     {%- set macro_audits = audits | selectattr('macro', 'defined') | list -%}
     {%- set write_audit_publish -%}
     do $write_audit_publish$
