@@ -214,7 +214,11 @@
         ) -%}
     {%- endfor -%}
 
-    {#- every recording committed its own transaction -#}
+    {#- every recording committed its own transaction; the shape served them all -#}
+    {%- call statement('drop_shape') -%}
+        drop table if exists pg_temp.partition_shape
+    {%- endcall -%}
+    {{ adapter.commit() }}
     {{ run_hooks(post_hooks, inside_transaction=False) }}
 
     {%- set message = this.identifier ~ ": " ~ ((to_build.rows | length) - (quarantined | length))
