@@ -1,6 +1,10 @@
 -- Partitioned by recording; published with the points (built after them, and
 -- only for a recording whose points are published).
--- depends_on: {{ ref('fct_trajectory_points') }} (the points and their shards)
+-- On the two point shards themselves, not on the view over them: one level
+-- earlier in dbt's queue (it runs the lowest depth first, then by name), so the
+-- chain stops -> trips starts before the grid and the crossings, not after.
+-- depends_on: {{ ref('fct_trajectory_points_packed') }}
+-- depends_on: {{ ref('fct_trajectory_points_packed__shard_1') }}
 -- depends_on: {{ ref('stg_pneuma__vehicles') }} (audits)
 
 with
