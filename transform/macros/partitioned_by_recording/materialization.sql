@@ -27,13 +27,13 @@
     recording source_modified_at and dbt_invocation_id from the publication log
     (left joins on unique keys, which PostgreSQL removes when unused).
 
-    Shards: a model with `meta.recording_shard: {index: 0, count: 2}` builds
-    only the recordings whose key % count = index. Another model with
-    `meta.recording_shard: {of: <that model>, index: 1, count: 2}`, the same
-    SQL, audits and indexes, builds the others into the same storage and
-    publication log, at the same time on another dbt thread: dbt runs nodes,
-    not what a node does, in parallel. Only the model named by `of` publishes
-    the view; the shards share its name in recording_publications. Their
+    Shards: a model with `meta.recording_shard: {of: <a model>, index: k}`,
+    the same SQL, audits and indexes, builds part of that model's recordings
+    into its storage and publication log, at the same time on another dbt
+    thread: dbt runs nodes, not what a node does, in parallel. With n - 1 such
+    shards, each node (the model itself is index 0) builds the recordings
+    whose key % n is its index. Only the model named by `of` publishes the
+    view; the shards share its name in recording_publications. Their
     setup (parent, keys, view) takes turns under an advisory lock, and a
     recording's transaction locks the parent only to swap its partition in.
 
@@ -56,9 +56,20 @@
     recording_id); current_setting('pneuma.recording_id') is the recording. -#}
 
 {% materialization partitioned_by_recording, adapter='postgres' %}
-    {%- set shard = (config.get('meta') or {}).get('recording_shard') or {} -%}
     {%- set model_name = publication_name(model) -%}
     {%- set publishes_view = model_name == this.identifier -%}
+    {#- the nodes that build this storage: the model and its shards -#}
+    {%- set builders = [] -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model'
+        and publication_name(node) == model_name -%}
+        {%- do builders.append(node.name) -%}
+    {%- endfor -%}
+    {%- set shard_count = builders | length -%}
+    {%- set shard_index = (((config.get('meta') or {}).get('recording_shard') or {}).get('index') or 0) | int -%}
+    {%- if shard_index >= shard_count -%}
+        {{ exceptions.raise_compiler_error(this.identifier ~ ": recording_shard index " ~ shard_index
+            ~ " with " ~ shard_count ~ " nodes building " ~ model_name ~ " (indexes 0 to n - 1)") }}
+    {%- endif -%}
     {%- set parent = storage_relation(model_name ~ '__by_recording') -%}
     {%- set keys = storage_relation('recording_keys') -%}
     {%- set publications = storage_relation('recording_publications') -%}
@@ -191,8 +202,8 @@
             and (mine.quality_status is distinct from 'quarantined'
                 or mine.attempted_version is distinct from recordings.source_modified_at)
             {%- endif %}
-            {%- if shard %}
-            and recording_keys.recording_key % {{ shard['count'] | int }} = {{ shard['index'] | int }}
+            {%- if shard_count > 1 %}
+            and recording_keys.recording_key % {{ shard_count }} = {{ shard_index }}
             {%- endif %}
             {%- for upstream in upstream_models %}
             and exists (
