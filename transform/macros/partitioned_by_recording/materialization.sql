@@ -292,9 +292,12 @@
         -- parent without locking it (the shape check made them equal): a lock
         -- on the parent, held to the commit, would make the DROP of a replaced
         -- partition in another shard's transaction wait for this one, and two
-        -- such shards deadlock
+        -- such shards deadlock. Analyzed below, before its audits, and never
+        -- written again once published: autovacuum would analyze it a second
+        -- time after the commit (0.4 s of a core for 2.5 M positions)
         drop table if exists {{ staged }};
-        create table {{ staged }} (like pg_temp.partition_shape);
+        create table {{ staged }} (like pg_temp.partition_shape)
+            with (autovacuum_analyze_threshold = 2147483647);
         alter table {{ staged }} alter column recording_key set not null;
         -- the partition constraint, so that ATTACH needs no validating scan
         alter table {{ staged }} add constraint {{ adapter.quote(staged.identifier ~ '_key') }}
