@@ -1,4 +1,4 @@
-"""MeltanoLabs target-postgres 0.8.1 with one type hint and four accelerations (bench_load.py).
+"""MeltanoLabs target-postgres 0.8.1 with one type hint and five accelerations (bench_load.py).
 
 The type: a property whose JSON schema carries `"x-sql-datatype": "double precision[]"` (the
 tap's number arrays) becomes a `double precision[]` column instead of `numeric[]`, so the
@@ -19,7 +19,8 @@ most 10), and the upsert updates the rows that already existed before it inserts
 COPY text (float8in) was half of its work: a batch whose columns all have a plain type goes by
 binary COPY (binary_copy.py), each double as its 8 bytes. Other batches go as text, their flat
 lists of numbers formatted as PostgreSQL array text in one msgspec call (shortest round-trip
-digits, 15x faster than `repr` of the list).
+digits, 15x faster than `repr` of the list). And each batch loads on a thread of the sink's own
+while the target reads the next (background_batches.py).
 Everything else (settings, schema handling, COPY, metadata columns) is the stock target's code.
 `PNEUMA_TARGET_ACCELERATE=false` runs the stock code paths, for comparison.
 """
@@ -43,6 +44,7 @@ from target_postgres.connector import PostgresConnector
 from target_postgres.sinks import PostgresSink
 from target_postgres.target import TargetPostgres
 
+from pneuma_target_postgres.background_batches import LoadsInBackground, WaitsForBatches
 from pneuma_target_postgres.binary_copy import NotBinaryEncodable, encode_rows
 
 if TYPE_CHECKING:
@@ -152,8 +154,11 @@ class PneumaPostgresSink(PostgresSink):
     connector_class = PneumaPostgresConnector
 
 
-class UpdateThenInsertSink(PneumaPostgresSink):
-    """The accelerated sink: binary COPY where it is exact, and an upsert writing each row once."""
+class AcceleratedSink(LoadsInBackground, PneumaPostgresSink):
+    """The accelerated sink: a batch loads while the target reads on, by binary COPY, one write.
+
+    Binary COPY where it is exact (else text), and an upsert that writes each row once.
+    """
 
     _copy_table: sqlalchemy.Table | None = None
 
@@ -237,11 +242,11 @@ class StockTargetPostgres(TargetPostgres):
     default_sink_class = PneumaPostgresSink
 
 
-class TargetPneumaPostgres(TargetPostgres):
-    """The accelerated target: msgspec reader, binary COPY, single-write upsert."""
+class TargetPneumaPostgres(WaitsForBatches, TargetPostgres):
+    """The accelerated target: msgspec reader, batches in background, binary COPY, one write."""
 
     message_reader_class = FloatNumberReader
-    default_sink_class = UpdateThenInsertSink
+    default_sink_class = AcceleratedSink
 
 
 def accelerated(environ: dict[str, str] | None = None) -> bool:
