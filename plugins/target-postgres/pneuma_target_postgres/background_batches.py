@@ -74,13 +74,15 @@ class WaitsForBatches(Target):
         """
         sinks = list(sink_list)
         super()._drain_all(sinks, parallelism)
-        for sink in sinks:
-            if isinstance(sink, LoadsInBackground):
-                sink.wait_for_batch()
+        _wait_for_batches(sinks)
 
     def _process_schema_message(self, message_dict: dict) -> None:
         """A new schema may alter a table that a batch in flight is writing: wait first."""
-        for sink in [*self._sinks_to_clear, *self._sinks_active.values()]:
-            if isinstance(sink, LoadsInBackground):
-                sink.wait_for_batch()
+        _wait_for_batches([*self._sinks_to_clear, *self._sinks_active.values()])
         super()._process_schema_message(message_dict)
+
+
+def _wait_for_batches(sinks: Iterable[Sink]) -> None:
+    for sink in sinks:
+        if isinstance(sink, LoadsInBackground):
+            sink.wait_for_batch()

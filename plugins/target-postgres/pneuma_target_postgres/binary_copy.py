@@ -5,7 +5,7 @@ arrays that is half of the server's work in a load (COPY of the raw rows of 5 M 
 a table: 10.8 s as text, 5.9 s in binary, on the embedded server). In binary format it takes
 each double's 8 bytes as they are, and the values stay bit for bit what the reader decoded.
 
-A batch goes this way only when every column has one of the types in `_ENCODERS` (the raw
+A batch goes this way only when every column has a type `_encoder` knows (those of the raw
 tables of tap-pneuma) and every value encodes exactly as text COPY would have stored it; else
 `encode_rows` raises `NotBinaryEncodable` before anything is sent, and the caller sends the batch
 as text. So the binary path changes how rows travel, never what lands.
@@ -20,10 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import types as sqltypes
-from sqlalchemy.dialects import postgresql
 
 if TYPE_CHECKING:
-    import types
     from collections.abc import Callable, Iterable
 
     import sqlalchemy
@@ -39,7 +37,6 @@ _ARRAY_HEADER = struct.Struct(">iiIii")  # ndim, has nulls, element type, length
 _ARRAY_ELEMENT = np.dtype([("length", ">i4"), ("value", ">f8")])
 _POSTGRES_EPOCH = datetime(2000, 1, 1)  # noqa: DTZ001 - timestamp's binary form is naive
 _MICROSECOND = timedelta(microseconds=1)
-_DOUBLE = sqltypes.Double | postgresql.DOUBLE_PRECISION  # float8; not REAL, not a bare Float
 # what timestamp's text input reads the same way as datetime.fromisoformat: at most 6 decimals
 # (PostgreSQL rounds a 7th, Python truncates it) and an offset that timestamp ignores
 _ISO_TIMESTAMP = re.compile(
@@ -115,19 +112,22 @@ def _float8_array(value: object) -> bytes:
 
 
 # most specific first: a BIGINT is also an Integer
-_SCALAR_ENCODERS: tuple[tuple[type | types.UnionType, Callable[[object], bytes]], ...] = (
+_SCALAR_ENCODERS: tuple[tuple[type, Callable[[object], bytes]], ...] = (
     (sqltypes.BigInteger, _integer(">q")),
     (sqltypes.SmallInteger, _integer(">h")),
     (sqltypes.Integer, _integer(">i")),
     (sqltypes.Boolean, _boolean),
-    (_DOUBLE, _float8),
+    (sqltypes.Double, _float8),  # float8 (postgresql.DOUBLE_PRECISION is one), not REAL
 )
 
 
 def _encoder(column_type: sqltypes.TypeEngine) -> Callable[[object], bytes]:
     """The binary encoder of one column type."""
     if isinstance(column_type, sqltypes.ARRAY):
-        if isinstance(column_type.item_type, _DOUBLE) and column_type.dimensions in {None, 1}:
+        if isinstance(column_type.item_type, sqltypes.Double) and column_type.dimensions in {
+            None,
+            1,
+        }:
             return _float8_array
     elif isinstance(column_type, sqltypes.DateTime):
         if not column_type.timezone:  # timestamptz text without an offset reads the session's zone

@@ -68,7 +68,8 @@
     {%- set shard_index = (((config.get('meta') or {}).get('recording_shard') or {}).get('index') or 0) | int -%}
     {%- if shard_index >= shard_count -%}
         {{ exceptions.raise_compiler_error(this.identifier ~ ": recording_shard index " ~ shard_index
-            ~ " with " ~ shard_count ~ " nodes building " ~ model_name ~ " (indexes 0 to n - 1)") }}
+            ~ ", but " ~ shard_count ~ " nodes build " ~ model_name ~ " (" ~ (builders | join(', '))
+            ~ "): indexes 0 to " ~ (shard_count - 1)) }}
     {%- endif -%}
     {%- set parent = storage_relation(model_name ~ '__by_recording') -%}
     {%- set keys = storage_relation('recording_keys') -%}
