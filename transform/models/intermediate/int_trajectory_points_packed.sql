@@ -1,6 +1,7 @@
 -- Every position in its stored form (~90 bytes a row), the rows of the
 -- storage model fct_trajectory_points_packed and its shards. Values written
--- with a fixed number of decimals are exact integer codes (scaled_integer);
+-- with a fixed number of decimals are exact integer codes (scaled_integer;
+-- code_of_rounded for the measures int_trajectory_points_measured rounded);
 -- lat, lon and observed_at stay float8 and timestamptz so that the BRIN over
 -- them answers area and time filters on the published view directly. time_s
 -- is not stored: observed_at - the timeline origin gives it back to the
@@ -39,8 +40,11 @@ final as (
         {{ scaled_integer('points.lon_acc_ms2', 4) }} as lon_acc_e4,
         {{ scaled_integer('points.lat_acc_ms2', 4) }} as lat_acc_e4,
         {{ scaled_integer('points.step_time_s', 3) }} as step_time_ms,
-        {{ scaled_integer('points.step_distance_m', 3) }} as step_distance_mm,
-        {{ scaled_integer('points.heading_deg', 2) }} as heading_cdeg
+        -- a haversine in [0, pi R] (beyond 2147 km, no integer mm) and a
+        -- bearing in [0, 360], both of finite numbers (the tap rejects others)
+        {{ code_of_rounded('points.step_distance_m', 3, at_most=2147483.647) }}
+            as step_distance_mm,
+        {{ code_of_rounded('points.heading_deg', 2) }} as heading_cdeg
 
     from points
     inner join recordings
