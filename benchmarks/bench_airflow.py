@@ -34,12 +34,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import psycopg
-from common import EL_COMMAND, fresh_database, meltano_env
+from common import EL_COMMAND, count_positions, fresh_database, generate, meltano_env
 from pneuma_postgres.server import ServerConfig, free_loopback_port, scratch_server
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK_DIR = ROOT / "benchmarks" / ".work" / "bench_airflow"
 RESULTS = ROOT / "benchmarks" / "results"
+SEED = 42  # pneuma-generate's default: the files of the results so far
 AIRFLOW_PYTHON = ROOT / ".meltano" / "utilities" / "airflow" / "venv" / "bin" / "python"
 AIRFLOW = AIRFLOW_PYTHON.with_name("airflow")
 CLUSTER = ROOT / "orchestrate" / "cluster.py"
@@ -64,30 +65,6 @@ class Result:
     positions_per_s: float
     speedup_vs_1: float | None = None
     load_task_s: tuple[float, ...] = ()
-
-
-def generate(data_dir: Path, files: int, positions: int) -> int:
-    """Generate the files once (deterministic); return their positions."""
-    manifest = data_dir / "manifest.json"
-    wanted = {"files": files, "positions": positions}
-    if manifest.is_file() and json.loads(manifest.read_text())["args"] == wanted:
-        return json.loads(manifest.read_text())["total_positions"]
-    for stale in data_dir.glob("*.csv"):  # other arguments wrote other files: start afresh
-        stale.unlink()
-    completed = subprocess.run(
-        [
-            str(ROOT / ".venv/bin/pneuma-generate"),
-            str(data_dir),
-            f"--files={files}",
-            f"--positions={positions}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    total = sum(int(line.split("\t")[2].split()[0]) for line in completed.stdout.splitlines())
-    manifest.write_text(json.dumps({"args": wanted, "total_positions": total}))
-    return total
 
 
 def _server_cpu_s(data_dir: Path) -> float:
@@ -303,7 +280,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=RESULTS / "airflow.json")
     args = parser.parse_args()
     data_dir = WORK_DIR / "data"
-    total = generate(data_dir, args.files, args.positions)
+    files = generate(data_dir, files=args.files, positions_per_file=args.positions, seed=SEED)
+    total = sum(map(count_positions, files))
     machine = {
         "cpus": os.cpu_count(),
         "platform": f"{platform.system()} {platform.machine()}",
