@@ -15,23 +15,23 @@
     end)
 {%- endmacro %}
 
-{% macro code_of_rounded(expression, decimals, at_most=none) -%}
+{% macro code_of_rounded(expression, decimals, range_fits_integer=true) -%}
     {#- The integer code of a value rounded by round_float(expression,
         decimals): round(value * 10^decimals) is the very integer that
         round_float divided, so the code is exact by construction. The
-        expression is computed once (twice with at_most), where
-        scaled_integer names it five times and PostgreSQL computes every
-        one: for the haversine and the bearing, the costliest expressions
-        of the positions, 1.4 s of server CPU a recording of 2.5 M
-        positions. at_most: the largest value whose code fits an integer,
-        for an expression whose range exceeds it (larger values become
-        inexact_code(), which the audits reject). The expression must be
-        finite and not negative. -#}
-    {%- if at_most is none -%}
+        expression is computed once (twice when its range may exceed an
+        integer code), where scaled_integer names it five times and
+        PostgreSQL computes every one: for the haversine and the bearing,
+        the costliest expressions of the positions, 1.4 s of server CPU a
+        recording of 2.5 M positions. range_fits_integer=false: values
+        above the largest code / 10^decimals become inexact_code(), which
+        the audits reject. The expression must be finite and not
+        negative. -#}
+    {%- if range_fits_integer -%}
     (round(({{ expression }}) * 1e{{ decimals }}::double precision)::integer)
     {%- else -%}
     (case
-        when ({{ expression }}) <= {{ at_most }}
+        when ({{ expression }}) <= {{ 2147483647 / 10 ** decimals }}
             then round(({{ expression }}) * 1e{{ decimals }}::double precision)::integer
         when ({{ expression }}) is not null then {{ inexact_code() }}
     end)

@@ -124,10 +124,8 @@ _SCALAR_ENCODERS: tuple[tuple[type, Callable[[object], bytes]], ...] = (
 def _encoder(column_type: sqltypes.TypeEngine) -> Callable[[object], bytes]:
     """The binary encoder of one column type."""
     if isinstance(column_type, sqltypes.ARRAY):
-        if isinstance(column_type.item_type, sqltypes.Double) and column_type.dimensions in {
-            None,
-            1,
-        }:
+        one_dimension = column_type.dimensions in {None, 1}
+        if isinstance(column_type.item_type, sqltypes.Double) and one_dimension:
             return _float8_array
     elif isinstance(column_type, sqltypes.DateTime):
         if not column_type.timezone:  # timestamptz text without an offset reads the session's zone

@@ -42,7 +42,7 @@ final as (
         {{ scaled_integer('points.step_time_s', 3) }} as step_time_ms,
         -- a haversine in [0, pi R] (beyond 2147 km, no integer mm) and a
         -- bearing in [0, 360], both of finite numbers (the tap rejects others)
-        {{ code_of_rounded('points.step_distance_m', 3, at_most=2147483.647) }}
+        {{ code_of_rounded('points.step_distance_m', 3, range_fits_integer=false) }}
             as step_distance_mm,
         {{ code_of_rounded('points.heading_deg', 2) }} as heading_cdeg
 
