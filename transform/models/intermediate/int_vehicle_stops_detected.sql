@@ -1,8 +1,31 @@
 with
 
-points as (
+trajectories as (
 
-    select * from {{ ref('int_trajectory_points_expanded') }}
+    select * from {{ ref('stg_pneuma__trajectories') }}
+
+),
+
+speeds as (
+
+    -- Only the speeds with their neighbours, as in
+    -- int_trajectory_points_expanded: a set-returning function in the select
+    -- list runs for every output row, so the view's twelve cost three times
+    -- these four. The vehicle's arrays ride along (unexpanded) for the few
+    -- boundary rows below.
+    select
+        recording_id,
+        track_id,
+        time_s,
+        lat,
+        lon,
+        generate_series(0, n_positions - 1) as frame_index,
+        unnest(speed_kmh) as speed_kmh,
+        unnest(array_prepend(null::double precision, speed_kmh[1:n_positions - 1]))
+            as previous_speed_kmh,
+        unnest(array_append(speed_kmh[2:n_positions], null::double precision))
+            as next_speed_kmh
+    from trajectories
 
 ),
 
@@ -15,14 +38,14 @@ run_boundaries as (
         recording_id,
         track_id,
         frame_index,
-        time_s,
-        lat,
-        lon,
+        time_s[frame_index + 1] as time_s,
+        lat[frame_index + 1] as lat,
+        lon[frame_index + 1] as lon,
         coalesce(previous_speed_kmh >= {{ var('stop_speed_threshold_kmh') }}, true)
             as is_run_start,
         coalesce(next_speed_kmh >= {{ var('stop_speed_threshold_kmh') }}, true)
             as is_run_end
-    from points
+    from speeds
     where
         speed_kmh < {{ var('stop_speed_threshold_kmh') }}
         and (
