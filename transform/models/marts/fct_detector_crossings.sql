@@ -94,15 +94,14 @@ cell_detectors as (
 
 ),
 
-candidates as not materialized (
+candidates as materialized (
 
-    -- Read twice, inlined (not materialised): the spatial prefilter, in one
-    -- pass over the points: each position's cell probes the hash of the
-    -- detectors' cells (a few hundred) and keeps the positions near a
-    -- detector, once per detector; the ends of the rare
-    -- steps longer than half the margin (tracking gaps) come along with a
-    -- null detector. Half: step_distance_m is haversine, the cells are
-    -- projected.
+    -- The spatial prefilter, in one pass over the points (materialised: the
+    -- near and the long steps both read it): each position's cell probes the
+    -- hash of the detectors' cells (a few hundred) and keeps the positions
+    -- near a detector, once per detector; the ends of the rare steps longer
+    -- than half the margin (tracking gaps) come along with a null detector.
+    -- Half: step_distance_m is haversine, the cells are projected.
     select
         points.*,
         unnest(coalesce(cell_detectors.detector_ids, array[null::text])) as detector_id
