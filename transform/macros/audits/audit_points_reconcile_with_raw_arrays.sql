@@ -16,7 +16,10 @@
             cardinality(raw_rows.time_s)::bigint as n_positions,
             (
                 select sum(hashint4extended(frame_index, 0))
-                from generate_series(0, cardinality(raw_rows.time_s) - 1) as frames (frame_index)
+                -- in a select list: no tuplestore, unlike in FROM
+                from (
+                    select generate_series(0, cardinality(raw_rows.time_s) - 1) as frame_index
+                ) as frames
             ) as frame_fingerprint
         from {{ source('pneuma', 'trajectories') }} as raw_rows
         where
