@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 import bench_transform
 from bench_transform import change_one_recording
 from common import (
+    DBT_BUILD_ARGS,
     EL_COMMAND,
     PASSWORD,
     RESULTS_DIR,
@@ -58,9 +59,6 @@ WORK_DIR = WORK_ROOT / "bench_detectors"
 RESULTS = RESULTS_DIR
 DATABASE = "bench_detectors"
 DETECTOR_MODELS = ("fct_detector_crossings", "agg_detector_flow", "fct_detector_travel_times")
-# `dbt build` as the jobs run it (meltano.yml's dbt-postgres:build and :full_refresh): the unit
-# tests on fixed inputs stay out, or the detectors' six would count as their overhead
-BUILD = ("build", "--exclude-resource-type", "unit_test")
 FRACTIONS = (0.2, 0.4, 0.6, 0.8)  # along each road
 HALF_WIDTH_M = 12.0  # the generator's lanes lie within 5.2 m of the centre line
 MAX_OVERHEAD = 0.25  # the issue's budget
@@ -241,14 +239,14 @@ def main() -> int:
         without, with_detectors, model_seconds = [], [], {}
         for attempt in range(args.repeat):
             wall_s, _, _ = dbt(
-                [*BUILD, "--full-refresh", "--exclude", "virtual_detectors+"],
+                [*DBT_BUILD_ARGS, "--full-refresh", "--exclude", "virtual_detectors+"],
                 project_dir,
                 env,
                 WORK_DIR / f"build-without-{attempt}.log",
             )
             without.append(wall_s)
             wall_s, model_times, _ = dbt(
-                [*BUILD, "--full-refresh"],
+                [*DBT_BUILD_ARGS, "--full-refresh"],
                 project_dir,
                 env,
                 WORK_DIR / f"build-with-{attempt}.log",
@@ -265,7 +263,7 @@ def main() -> int:
         ):
             prepare()
             wall_s, model_times, output = dbt(
-                BUILD, project_dir, env, WORK_DIR / f"build-{name.replace(' ', '-')}.log"
+                DBT_BUILD_ARGS, project_dir, env, WORK_DIR / f"build-{name.replace(' ', '-')}.log"
             )
             model_seconds[name] = model_times
             incremental[name] = {"wall_s": wall_s, "rebuilt": rebuilt_recordings(output)}
