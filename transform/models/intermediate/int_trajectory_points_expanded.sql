@@ -13,7 +13,9 @@ trajectories as (
 -- Set-returning functions in the select list advance in lockstep, one row per
 -- array element, without the tuplestore that unnest(...) in FROM fills (a
 -- third faster). The arrays shifted by one frame give each position its
--- neighbours without a window function over millions of rows.
+-- predecessor without a window function over millions of rows. Only the columns
+-- the positions need: every function here runs for every position, read or not
+-- (the stops expand the speeds' neighbours themselves).
 select
     recording_id,
     track_id,
@@ -29,9 +31,5 @@ select
     unnest(array_prepend(null::double precision, lat[1:n_positions - 1]))
         as previous_lat,
     unnest(array_prepend(null::double precision, lon[1:n_positions - 1]))
-        as previous_lon,
-    unnest(array_prepend(null::double precision, speed_kmh[1:n_positions - 1]))
-        as previous_speed_kmh,
-    unnest(array_append(speed_kmh[2:n_positions], null::double precision))
-        as next_speed_kmh
+        as previous_lon
 from trajectories
