@@ -26,10 +26,7 @@ select
     unnest(speed_kmh) as speed_kmh,
     unnest(lon_acc_ms2) as lon_acc_ms2,
     unnest(lat_acc_ms2) as lat_acc_ms2,
-    unnest(array_prepend(null::double precision, time_s[1:n_positions - 1]))
-        as previous_time_s,
-    unnest(array_prepend(null::double precision, lat[1:n_positions - 1]))
-        as previous_lat,
-    unnest(array_prepend(null::double precision, lon[1:n_positions - 1]))
-        as previous_lon
+    unnest({{ previous_elements('time_s', 'n_positions') }}) as previous_time_s,
+    unnest({{ previous_elements('lat', 'n_positions') }}) as previous_lat,
+    unnest({{ previous_elements('lon', 'n_positions') }}) as previous_lon
 from trajectories

@@ -8,11 +8,10 @@ trajectories as (
 
 speeds as (
 
-    -- Only the speeds with their neighbours, as in
-    -- int_trajectory_points_expanded: a set-returning function in the select
-    -- list runs for every output row, so the view's twelve cost three times
-    -- these four. The vehicle's arrays ride along (unexpanded) for the few
-    -- boundary rows below.
+    -- Only the speeds with their neighbours, not int_trajectory_points_expanded:
+    -- a set-returning function in the select list runs for every output row,
+    -- so its ten would cost two and a half times these four. The vehicle's
+    -- arrays ride along (unexpanded) for the few boundary rows below.
     select
         recording_id,
         track_id,
@@ -21,10 +20,8 @@ speeds as (
         lon,
         generate_series(0, n_positions - 1) as frame_index,
         unnest(speed_kmh) as speed_kmh,
-        unnest(array_prepend(null::double precision, speed_kmh[1:n_positions - 1]))
-            as previous_speed_kmh,
-        unnest(array_append(speed_kmh[2:n_positions], null::double precision))
-            as next_speed_kmh
+        unnest({{ previous_elements('speed_kmh', 'n_positions') }}) as previous_speed_kmh,
+        unnest({{ next_elements('speed_kmh', 'n_positions') }}) as next_speed_kmh
     from trajectories
 
 ),
